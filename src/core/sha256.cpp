@@ -1,0 +1,45 @@
+// SHA-256 via OpenSSL EVP (see sha256.h).
+#include "core/sha256.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+namespace dbx_oauth::core {
+
+std::array<unsigned char, 32> sha256(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  // EVP_Digest only fails on allocation failure; report it as bad_alloc
+  // rather than returning an all-zero digest that would collide.
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != digest.size()) {
+    throw std::bad_alloc();
+  }
+  return digest;
+}
+
+std::string sha256_hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto digest = sha256(data);
+  std::string hex;
+  hex.reserve(digest.size() * 2);
+  for (unsigned char byte : digest) {
+    hex.push_back(kHex[byte >> 4]);
+    hex.push_back(kHex[byte & 0x0f]);
+  }
+  return hex;
+}
+
+std::string token_fingerprint(std::string_view token) { return sha256_hex(token).substr(0, 16); }
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  // Lengths are not secret (tokens and digests have public sizes); only the
+  // content comparison must not short-circuit.
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace dbx_oauth::core

@@ -1,0 +1,114 @@
+/*
+ * boundary.h — the one bridge between C++ exceptions and PostgreSQL errors.
+ *
+ * PostgreSQL reports errors with longjmp, which skips C++ destructors, and a
+ * C++ exception escaping into PostgreSQL frames is undefined behaviour.  So:
+ *
+ *   - C++ work runs inside cpp_call(), which catches everything and turns it
+ *     into a PgError: a plain struct with fixed buffers and no destructor,
+ *     safe to keep alive while ereport() unwinds.
+ *   - The extern "C" entry point calls raise_pg_error() only after the C++
+ *     scope has ended.
+ *   - C++ code that must call a PostgreSQL function that may ereport wraps
+ *     it in pg_call(), which converts the error into a C++ PgCallError.
+ *
+ * Typical entry point:
+ *
+ *   extern "C" Datum dbx_oauth_foo(PG_FUNCTION_ARGS) {
+ *       PgError err;
+ *       text *result = nullptr;
+ *       if (!cpp_call(&err, [&] { ...; result = pg_call([&] { return cstring_to_text(s.c_str()); }); }))
+ *           raise_pg_error(&err);
+ *       PG_RETURN_TEXT_P(result);
+ *   }
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "utils/elog.h"
+}
+
+#include <exception>
+#include <string>
+#include <utility>
+
+namespace dbx_oauth::pg {
+
+/* A user-facing SQL error raised from C++ glue code. */
+struct SqlError : std::exception {
+    int sqlstate;
+    std::string message;
+    std::string detail;
+    std::string hint;
+    SqlError(int code, std::string msg, std::string det = {}, std::string hnt = {})
+        : sqlstate(code), message(std::move(msg)), detail(std::move(det)), hint(std::move(hnt)) {}
+    const char *what() const noexcept override { return message.c_str(); }
+};
+
+/* A PostgreSQL error caught by pg_call(), carried through C++ frames. */
+struct PgCallError : SqlError {
+    using SqlError::SqlError;
+};
+
+/* Plain data: survives the longjmp of ereport(). */
+struct PgError {
+    int sqlstate = 0;
+    int elevel = ERROR;
+    char message[512] = {0};
+    char detail[1024] = {0};
+    char hint[512] = {0};
+};
+
+void fill_pg_error(PgError *out, int sqlstate, const char *message, const char *detail,
+                   const char *hint) noexcept;
+
+/* Runs body; returns false with *err filled when anything was thrown. */
+template <typename Body>
+bool cpp_call(PgError *err, Body &&body) noexcept {
+    try {
+        body();
+        return true;
+    } catch (const SqlError &e) {
+        fill_pg_error(err, e.sqlstate, e.message.c_str(), e.detail.c_str(), e.hint.c_str());
+    } catch (const std::bad_alloc &) {
+        fill_pg_error(err, ERRCODE_OUT_OF_MEMORY, "out of memory", nullptr, nullptr);
+    } catch (const std::exception &e) {
+        fill_pg_error(err, ERRCODE_INTERNAL_ERROR, "dbx_oauth internal error", e.what(), nullptr);
+    } catch (...) {
+        fill_pg_error(err, ERRCODE_INTERNAL_ERROR, "dbx_oauth internal error", nullptr, nullptr);
+    }
+    return false;
+}
+
+/* ereport()s the captured error at err->elevel (ERROR unless changed). */
+[[noreturn]] void raise_pg_error(const PgError *err);
+
+/*
+ * Runs PostgreSQL code that may ereport(ERROR) from inside C++ code; such an
+ * error is caught with PG_TRY, flushed, and rethrown as PgCallError.
+ */
+void pg_call_impl(void (*fn)(void *), void *arg);
+
+template <typename Fn>
+auto pg_call(Fn &&fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    if constexpr (std::is_void_v<R>) {
+        pg_call_impl([](void *p) { (*static_cast<Fn *>(p))(); }, &fn);
+    } else {
+        struct Ctx {
+            Fn *fn;
+            R result;
+        } ctx{&fn, R{}};
+        pg_call_impl([](void *p) {
+            auto *c = static_cast<Ctx *>(p);
+            c->result = (*c->fn)();
+        }, &ctx);
+        return ctx.result;
+    }
+}
+
+/* Copies a C++ string into palloc'd memory of the current context. */
+char *pstrdup_cpp(const std::string &s);
+
+}  // namespace dbx_oauth::pg

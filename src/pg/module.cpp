@@ -1,0 +1,79 @@
+/*
+ * module.cpp — _PG_init: settings, shared memory, hooks and the worker.
+ *
+ * The library must be in shared_preload_libraries.  Loaded any other way
+ * (for instance through the session_preload_libraries guard that every
+ * OAuth role carries) it raises FATAL: the authentication hook would not be
+ * installed, the trust hba line would let the role in without a token, so
+ * the session must end instead (fail closed; DESIGN.md §2).
+ */
+#include "pg/session_identity.h" /* includes core headers: before postgres.h */
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+}
+
+#include "pg/auth_hook.h"
+#include "pg/guc.h"
+#include "pg/jwks_file.h"
+#include "pg/key_store.h"
+#include "pg/role_labels.h"
+#include "pg/session_registry.h"
+#include "pg/stats.h"
+#include "pg/worker.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+PGDLLEXPORT void _PG_init(void);
+}
+
+static shmem_request_hook_type prev_shmem_request_hook = nullptr;
+static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+
+static void dbx_oauth_shmem_request(void) {
+    if (prev_shmem_request_hook)
+        prev_shmem_request_hook();
+    key_store_shmem_request();
+    session_registry_shmem_request();
+    stats_shmem_request();
+}
+
+static void dbx_oauth_shmem_startup(void) {
+    if (prev_shmem_startup_hook)
+        prev_shmem_startup_hook();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    key_store_shmem_startup();
+    session_registry_shmem_startup();
+    stats_shmem_startup();
+    LWLockRelease(AddinShmemInitLock);
+
+    /* Static keys are usable from the first connection on (postmaster only). */
+    if (!IsUnderPostmaster)
+        load_jwks_file_into_store(LOG);
+}
+
+void _PG_init(void) {
+    if (!process_shared_preload_libraries_in_progress)
+        ereport(FATAL,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("dbx_oauth must be loaded via shared_preload_libraries"),
+                 errdetail("OAuth roles cannot be authenticated without the preloaded library."),
+                 errhint("Add dbx_oauth to shared_preload_libraries and restart the server.")));
+
+    dbx_oauth_define_gucs();
+
+    prev_shmem_request_hook = shmem_request_hook;
+    shmem_request_hook = dbx_oauth_shmem_request;
+    prev_shmem_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = dbx_oauth_shmem_startup;
+
+    role_labels_register_provider();
+    dbx_oauth::pg::session_identity_init();
+    auth_hook_install();
+    worker_register();
+}

@@ -1,0 +1,54 @@
+/*
+ * session_identity.h — this backend's OAuth identity, as the SQL helpers
+ * (current_identity() and friends) and volume policies see it.
+ *
+ * Two layers: the login identity (set once by the auth hook) and a switched
+ * identity (set_token).  A switch is honoured only while the current role is
+ * still the role set_token switched to, so RESET ROLE, SET ROLE, DISCARD ALL
+ * or a rolled-back SET ROLE can never leave a stale identity behind.
+ * Parallel workers read their leader's identity from the session registry.
+ */
+#pragma once
+
+#include "core/validator.h"
+
+#include <string>
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace dbx_oauth::pg {
+
+/* The effective identity; plain data, valid until the identity changes. */
+struct EffectiveIdentity {
+    std::string identity;
+    core::IdentityType type = core::IdentityType::user;
+    bool switched = false;     /* from set_token */
+    int64_t expires_at = 0;    /* unix seconds */
+    std::string claims_json;   /* empty in parallel workers */
+    const void *claims = nullptr; /* nlohmann::json*, leader only */
+    std::vector<std::string> scopes;
+    uint64_t version = 0;      /* changes whenever the identity changes */
+};
+
+/* Auth hook: remember the validated token, then commit once the role checks passed. */
+void session_identity_stage_login(const core::VerifiedToken &token);
+void session_identity_commit_login(Oid roleid, const char *role_name);
+
+/* set_token: switch to (or drop) a validated identity for role roleid. */
+void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
+                                 const char *role_name, bool is_local);
+void session_identity_clear_switch();
+bool session_identity_login_is_oauth();
+
+/* nullptr when the session has no OAuth identity. */
+const EffectiveIdentity *session_identity_effective();
+
+/* For volume policies: the OAuth identity and whether it is a service principal. */
+bool session_identity(std::string *identity, bool *is_service_principal);
+
+/* Registers transaction callbacks (from _PG_init). */
+void session_identity_init();
+
+}  // namespace dbx_oauth::pg

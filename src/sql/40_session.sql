@@ -1,0 +1,71 @@
+-- Identity helpers for RLS policies.  Cheap per row (no JSON parsing, no
+-- catalog access); STABLE, so the planner may also evaluate them once via
+-- the initPlan idiom: USING (owner = (SELECT dbx_oauth.current_identity())).
+-- The scalar helpers are PARALLEL SAFE: parallel workers read the leader's
+-- identity from shared memory.  Claim-based helpers are leader-only.
+
+CREATE FUNCTION dbx_oauth.current_identity() RETURNS text
+AS 'MODULE_PATHNAME', 'dbx_oauth_current_identity'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dbx_oauth.current_identity() IS
+  'The OAuth identity (email or application id) of this session or transaction; NULL when none';
+
+CREATE FUNCTION dbx_oauth.current_identity_type() RETURNS text
+AS 'MODULE_PATHNAME', 'dbx_oauth_current_identity_type'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dbx_oauth.current_identity_type() IS
+  'USER or SERVICE_PRINCIPAL for the current OAuth identity; NULL when none';
+
+CREATE FUNCTION dbx_oauth.is_service_principal() RETURNS boolean
+AS 'MODULE_PATHNAME', 'dbx_oauth_is_service_principal'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dbx_oauth.is_service_principal() IS
+  'True when the current OAuth identity is a service principal';
+
+CREATE FUNCTION dbx_oauth.token_expires_at() RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'dbx_oauth_token_expires_at'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dbx_oauth.token_expires_at() IS
+  'Expiry of the token behind the current OAuth identity';
+
+CREATE FUNCTION dbx_oauth.claims() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dbx_oauth_claims'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dbx_oauth.claims() IS
+  'All claims of the token behind the current OAuth identity';
+
+CREATE FUNCTION dbx_oauth.claim(name text) RETURNS text
+AS 'MODULE_PATHNAME', 'dbx_oauth_claim'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dbx_oauth.claim(text) IS
+  'One claim as text (strings unquoted, other values as JSON)';
+
+CREATE FUNCTION dbx_oauth.has_scope(scope text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'dbx_oauth_has_scope'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dbx_oauth.has_scope(text) IS
+  'True when the token behind the current OAuth identity carries the scope';
+
+CREATE FUNCTION dbx_oauth.session_list(
+    OUT pid integer, OUT role_name text, OUT identity text, OUT identity_type text,
+    OUT auth_method text, OUT backend_start timestamptz, OUT token_expires_at timestamptz,
+    OUT token_fingerprint text, OUT login_identity text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dbx_oauth_session_list'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dbx_oauth.session_list() IS
+  'OAuth sessions from shared memory; pg_read_all_stats members see all, others their own';
+
+CREATE VIEW dbx_oauth.sessions AS SELECT * FROM dbx_oauth.session_list();
+COMMENT ON VIEW dbx_oauth.sessions IS
+  'One row per backend with an OAuth identity (login or set_token)';
+GRANT SELECT ON dbx_oauth.sessions TO PUBLIC;
+
+CREATE FUNCTION dbx_oauth.stats(OUT counter text, OUT value bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dbx_oauth_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dbx_oauth.stats() IS
+  'Cluster-wide counters: logins, set_token calls, evictions by reason';
+REVOKE ALL ON FUNCTION dbx_oauth.stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dbx_oauth.stats() TO pg_monitor;
