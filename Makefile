@@ -23,7 +23,7 @@ REGRESS_OPTS = --temp-config=$(CURDIR)/build/regress.conf \
                --load-extension=dbx_oauth
 TAP_TESTS    = 1
 PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS ?= -I $(srcdir)/test/perl
+
 
 # Debian builds LLVM bitcode with clang, which would not see our C++ flags.
 override with_llvm = no
@@ -38,6 +38,9 @@ EXTRA_CLEAN = build tmp_check_regress
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# TAP helpers (test/perl) for test/t/*.pl
+PROVE_FLAGS += -I $(srcdir)/test/perl
 
 # The core headers refuse to compile when postgres.h was included first;
 # the glue must include core headers before PostgreSQL ones or not at all

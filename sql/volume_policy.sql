@@ -131,7 +131,9 @@ CREATE SCHEMA regress_app;
 CREATE FUNCTION regress_app.may_access(a dbx_oauth.file_action, r dbx_oauth.file_resource, u dbx_oauth.policy_user)
     RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE NOTICE 'may_access(%, %, %)', a, r, u;
+    RAISE NOTICE 'may_access(%, %, %)', a, r,
+        CASE WHEN (u).id = current_user::text THEN ROW('<current_user>', (u).is_service_principal)::dbx_oauth.policy_user
+             ELSE u END;
     RETURN (r).path LIKE 'shared/%' OR (u).id = 'alice@example.com';
 END
 $$;
@@ -269,9 +271,7 @@ SELECT pg_temp.try(format('SELECT dbx_oauth.resolve_volume_path(%L, %L)', 'docs'
 SELECT octet_length(dbx_oauth.resolve_volume_path('docs', repeat('é', 2048))) AS bytes_4096;
 SELECT pg_temp.try(format('SELECT dbx_oauth.resolve_volume_path(%L, %L)', 'docs', repeat('é', 2048) || 'a')) AS bytes_4097;
 -- The detail names the volume root.
-\set VERBOSITY verbose
 SELECT dbx_oauth.resolve_volume_path('docs', '/Volumes/main/app/uploads/x');
-\set VERBOSITY default
 
 --
 -- check_size: limits at the boundary (volume -> files_settings -> AppKit defaults)
@@ -297,18 +297,18 @@ SELECT pg_temp.try($$SELECT dbx_oauth.check_size('nope', 'upload', 1)$$);
 SELECT v AS volume_key, a AS action, p AS path, u AS as_user,
        dbx_oauth.volume_allows(v, a, p, NULL, u) AS allowed
 FROM (VALUES
-    ('docs', 'read', 'a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
-    ('docs', 'upload', 'a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', 'alice@example.com/a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', '/Volumes/main/app/uploads/alice@example.com/a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', './alice@example.com//a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', 'bob@example.com/a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', 'alice@example.com/../bob@example.com/a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'upload', 'alice@example.com/a.txt', ROW('alice@example.com', true)),
-    ('uploads', 'read', '/Volumes/main/app/docs/a.txt', ROW('alice@example.com', false)),
-    ('uploads', 'read', '', ROW('alice@example.com', false)),
-    ('sp_only', 'upload', 'x', ROW('app', true)),
-    ('sp_only', 'upload', 'x', ROW('alice@example.com', false))
+    ('docs', 'read'::dbx_oauth.file_action, 'a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('docs', 'upload', 'a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', 'alice@example.com/a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', '/Volumes/main/app/uploads/alice@example.com/a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', './alice@example.com//a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', 'bob@example.com/a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', 'alice@example.com/../bob@example.com/a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'upload', 'alice@example.com/a.txt', ROW('alice@example.com', true)::dbx_oauth.policy_user),
+    ('uploads', 'read', '/Volumes/main/app/docs/a.txt', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('uploads', 'read', '', ROW('alice@example.com', false)::dbx_oauth.policy_user),
+    ('sp_only', 'upload', 'x', ROW('app', true)::dbx_oauth.policy_user),
+    ('sp_only', 'upload', 'x', ROW('alice@example.com', false)::dbx_oauth.policy_user)
 ) AS t(v, a, p, u);
 SELECT dbx_oauth.volume_allows(NULL, 'read', 'x') AS null_key, dbx_oauth.volume_allows('docs', NULL, 'x') AS null_action,
        dbx_oauth.volume_allows('docs', 'read', NULL) AS null_path;
@@ -367,26 +367,26 @@ INSERT INTO regress_files VALUES
     ('uploads', 'bob@example.com/notes.txt', 'bob@example.com', 20),
     ('uploads', 'alice@example.com/photos/cat.png', 'alice@example.com', 30),
     ('sp_only', 'internal/report.csv', 'app', 40);
--- Reads are public on "uploads"; changing a file needs the owner's folder.
+-- Each user may read and delete only the files in their own folder of "uploads".
 UPDATE dbx_oauth.volumes SET policy = '{"all":[{"usersOnly":true},{"ownerPrefix":true}]}' WHERE volume_key = 'uploads';
 ALTER TABLE regress_files ENABLE ROW LEVEL SECURITY;
 CREATE POLICY files_read ON regress_files FOR SELECT
     USING (dbx_oauth.volume_allows(volume_key, 'read', path, NULL,
-                                   ROW(current_setting('regress.user'), false)::dbx_oauth.policy_user));
+                                   ROW(current_setting('regress.app_user'), false)::dbx_oauth.policy_user));
 CREATE POLICY files_delete ON regress_files FOR DELETE
     USING (dbx_oauth.volume_allows(volume_key, 'delete', path, NULL,
-                                   ROW(current_setting('regress.user'), false)::dbx_oauth.policy_user));
+                                   ROW(current_setting('regress.app_user'), false)::dbx_oauth.policy_user));
 GRANT SELECT, DELETE ON regress_files TO regress_volume_user;
 SET ROLE regress_volume_user;
-SET regress.user = 'alice@example.com';
+SET regress.app_user = 'alice@example.com';
 SELECT volume_key, path FROM regress_files ORDER BY path;
-SET regress.user = 'bob@example.com';
+SET regress.app_user = 'bob@example.com';
 SELECT volume_key, path FROM regress_files ORDER BY path;
 DELETE FROM regress_files WHERE path LIKE 'alice@example.com/%';
-SET regress.user = 'alice@example.com';
+SET regress.app_user = 'alice@example.com';
 DELETE FROM regress_files WHERE path = 'alice@example.com/cv.pdf' RETURNING path;
 SELECT volume_key, path FROM regress_files ORDER BY path;
-RESET regress.user;
+RESET regress.app_user;
 RESET ROLE;
 
 -- Clean up.

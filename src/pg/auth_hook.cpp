@@ -66,10 +66,10 @@ struct TokenOutcome {
     ereport(FATAL,
             (errcode(ERRCODE_INVALID_PASSWORD),
              errmsg("password authentication failed for user \"%s\"", port->user_name),
-             errdetail_log("dbx_oauth: token login rejected: reason=%s%s%s identity=\"%s\" "
-                           "client=%s token_fingerprint=%s",
+             errdetail_log("dbx_oauth: token login rejected: reason=%s%s%s role=\"%s\" "
+                           "identity=\"%s\" client=%s token_fingerprint=%s",
                            reason, detail && detail[0] ? " " : "", detail ? detail : "",
-                           identity ? identity : "", port->remote_host ? port->remote_host : "",
+                           port->user_name, identity ? identity : "", port->remote_host ? port->remote_host : "",
                            fingerprint && fingerprint[0] ? fingerprint : "none")));
     pg_unreachable();
 }

@@ -13,7 +13,7 @@ TEST(Status, NamesAreUniqueSnakeCase) {
   for (int i = 0; i < kReasonCount; ++i) {
     const std::string name = reason_name(static_cast<Reason>(i));
     EXPECT_TRUE(names.insert(name).second) << name;
-    for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || c == '_') << name;
+    for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') << name;
   }
   EXPECT_EQ(names.size(), static_cast<size_t>(kReasonCount));
 }
