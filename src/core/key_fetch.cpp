@@ -4,6 +4,8 @@
 #include "core/discovery.h"
 #include "core/json_limits.h"
 
+#include <utility>
+
 namespace dbx_oauth::core {
 
 namespace {
@@ -11,6 +13,24 @@ namespace {
 // A complete response that is not 200 is an error we name by status.
 std::string status_error(long status, const std::string& url) {
   return "HTTP status " + std::to_string(status) + " from " + redact_url(url);
+}
+
+// "p (url)" per problem, or "p (url1, url2)" when every URL had the same one.
+std::string describe_problems(const std::vector<std::pair<std::string, std::string>>& problems) {
+  std::string out;
+  bool same = true;
+  for (const auto& p : problems) same = same && p.first == problems.front().first;
+  if (same && !problems.empty()) {
+    std::string urls;
+    for (const auto& p : problems)
+      if (!p.second.empty()) urls += (urls.empty() ? "" : ", ") + p.second;
+    return problems.front().first + (urls.empty() ? "" : " (" + urls + ")");
+  }
+  for (const auto& p : problems) {
+    if (!out.empty()) out += "; ";
+    out += p.first + (p.second.empty() ? "" : " (" + p.second + ")");
+  }
+  return out;
 }
 
 }  // namespace
@@ -51,25 +71,26 @@ KeyFetchResult fetch_issuer_keys(const std::string& issuer, const HttpOptions& h
                                  size_t max_jwks_bytes) {
   KeyFetchResult out;
   DiscoveryResult discovery;
-  std::string errors;
+  // (problem, url) per discovery URL tried, reported together on failure.
+  std::vector<std::pair<std::string, std::string>> problems;
   for (const std::string& url : discovery_urls(issuer)) {
     HttpResponse response = http_get(url, http);
     if (!response.ok) {
       // Transport failures (TLS, timeout, refused) would repeat on the
       // fallback URL of the same host: report instead of doubling the wait.
-      errors += (errors.empty() ? "" : "; ") + response.error;
+      problems.emplace_back(response.error, "");
       break;
     }
     if (response.status != 200) {
-      errors += (errors.empty() ? "" : "; ") + status_error(response.status, url);
+      problems.emplace_back("HTTP status " + std::to_string(response.status), redact_url(url));
       continue;
     }
     discovery = parse_discovery(response.body, issuer, http.allow_insecure_http);
     if (discovery.ok) break;
-    errors += (errors.empty() ? "" : "; ") + discovery.error + " (" + redact_url(url) + ")";
+    problems.emplace_back(discovery.error, redact_url(url));
   }
   if (!discovery.ok) {
-    out.error = "discovery failed: " + errors;
+    out.error = "discovery failed: " + describe_problems(problems);
     return out;
   }
 

@@ -25,6 +25,7 @@ extern "C" {
 #include "pg/role_labels.h"
 #include "pg/session_registry.h"
 #include "pg/stats.h"
+#include "pg/utility_hook.h"
 #include "pg/worker.h"
 
 extern "C" {
@@ -75,5 +76,6 @@ void _PG_init(void) {
     role_labels_register_provider();
     dbx_oauth::pg::session_identity_init();
     auth_hook_install();
+    utility_hook_install();
     worker_register();
 }

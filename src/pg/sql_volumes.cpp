@@ -87,6 +87,10 @@ struct CallSite {
     int identity_cap;
     /* resolved policy functions */
     FnSlot *fns;
+    /* TupleDescs of composite arguments (policy_user, file_resource) */
+    TupleDesc row_desc[2];
+    Oid row_type[2];
+    int32 row_typmod[2];
 };
 
 void call_site_reset(void *arg) {
@@ -95,24 +99,48 @@ void call_site_reset(void *arg) {
     site->policy = nullptr;
 }
 
-/* C++ scope; the CallSite struct is plain data in fn_mcxt. */
+/* Plain PostgreSQL code: call before the C++ scope.  The struct lives in fn_mcxt. */
 CallSite *call_site(FunctionCallInfo fcinfo) {
     FmgrInfo *fl = fcinfo->flinfo;
     if (fl != nullptr && fl->fn_extra != nullptr)
         return static_cast<CallSite *>(fl->fn_extra);
     MemoryContext cxt = fl != nullptr ? fl->fn_mcxt : CurrentMemoryContext;
-    CallSite *site = pg_call([&] {
-        auto *s = static_cast<CallSite *>(MemoryContextAllocZero(cxt, sizeof(CallSite)));
-        auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAllocZero(cxt, sizeof(MemoryContextCallback)));
-        cb->func = call_site_reset;
-        cb->arg = s;
-        MemoryContextRegisterResetCallback(cxt, cb);
-        return s;
-    });
+    auto *site = static_cast<CallSite *>(MemoryContextAllocZero(cxt, sizeof(CallSite)));
+    auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAllocZero(cxt, sizeof(MemoryContextCallback)));
+    cb->func = call_site_reset;
+    cb->arg = site;
+    MemoryContextRegisterResetCallback(cxt, cb);
     site->mcxt = cxt;
     if (fl != nullptr)
         fl->fn_extra = site;
     return site;
+}
+
+/* Deforms a composite argument with a TupleDesc cached in the call site. */
+void deform_composite(CallSite *site, HeapTupleHeader th, Datum *values, bool *nulls, int natts) {
+    Oid type = HeapTupleHeaderGetTypeId(th);
+    int32 typmod = HeapTupleHeaderGetTypMod(th);
+    int slot = -1;
+    for (int i = 0; i < 2; i++)
+        if (site->row_desc[i] != nullptr && site->row_type[i] == type && site->row_typmod[i] == typmod)
+            slot = i;
+    if (slot < 0) {
+        slot = site->row_desc[0] == nullptr ? 0 : 1;
+        MemoryContext old = MemoryContextSwitchTo(site->mcxt);
+        site->row_desc[slot] = lookup_rowtype_tupdesc_copy(type, typmod);
+        MemoryContextSwitchTo(old);
+        site->row_type[slot] = type;
+        site->row_typmod[slot] = typmod;
+    }
+    TupleDesc desc = site->row_desc[slot];
+    if (desc->natts != natts)
+        elog(ERROR, "composite argument has %d attributes, expected %d", desc->natts, natts);
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = th;
+    heap_deform_tuple(&tuple, desc, values, nulls);
 }
 
 std::string_view text_view(const text *t) {
@@ -163,9 +191,21 @@ std::string_view role_name(CallSite *site) {
     return std::string_view(site->role_name, site->role_name_len);
 }
 
-/* Session OAuth identity, or current_user as the service principal. */
-core::PolicyUser session_policy_user(CallSite *site) {
-    const EffectiveIdentity *e = pg_call([] { return session_identity_effective(); });
+/*
+ * The session's OAuth identity.  Called from the entry point before the C++
+ * body, with no C++ object alive: a PostgreSQL error may unwind through it,
+ * C++ exceptions are caught by cpp_call.  Cheap when the identity is
+ * unchanged (no PG_TRY per row).
+ */
+const EffectiveIdentity *fetch_session_identity(PgError *err) {
+    const EffectiveIdentity *e = nullptr;
+    if (!cpp_call(err, [&] { e = session_identity_effective(); }))
+        raise_pg_error(err);
+    return e;
+}
+
+/* Session OAuth identity (e, may be nullptr), or current_user as the service principal. */
+core::PolicyUser session_policy_user(CallSite *site, const EffectiveIdentity *e) {
     if (e == nullptr)
         return core::PolicyUser{role_name(site), true};
     const std::string &id = e->identity;
@@ -285,20 +325,19 @@ struct UserArg {
     bool is_service_principal = false;
 };
 
-UserArg read_user_arg(FunctionCallInfo fcinfo, int argno) {
+UserArg read_user_arg(FunctionCallInfo fcinfo, CallSite *site, int argno) {
     UserArg u;
     if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
         return u;
-    HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(argno);
-    bool isnull;
-    Datum id = GetAttributeByNum(th, 1, &isnull);
-    if (!isnull) {
-        text *t = DatumGetTextPP(id);
+    Datum values[2];
+    bool nulls[2];
+    deform_composite(site, PG_GETARG_HEAPTUPLEHEADER(argno), values, nulls, 2);
+    if (!nulls[0]) {
+        text *t = DatumGetTextPP(values[0]);
         u.id = VARDATA_ANY(t);
         u.id_len = VARSIZE_ANY_EXHDR(t);
     }
-    Datum sp = GetAttributeByNum(th, 2, &isnull);
-    u.is_service_principal = !isnull && DatumGetBool(sp);
+    u.is_service_principal = !nulls[1] && DatumGetBool(values[1]);
     u.present = true;
     return u;
 }
@@ -309,6 +348,8 @@ struct AccessArgs {
     std::string_view path;
     std::optional<int64_t> size;
     UserArg as_user;
+    const EffectiveIdentity *session = nullptr; /* when !as_user.present */
+    CallSite *site = nullptr;
 };
 
 void throw_path_error(core::PathStatus st, const VolumeEntry &v) {
@@ -349,8 +390,8 @@ void enforce_size(const VolumeEntry &v, core::FileAction action, int64_t size) {
  * check_volume_access (enforce == true): raises 22023 / 42501 / 54000 and
  * returns the absolute path in *resolved.
  */
-bool decide_access(FunctionCallInfo fcinfo, const AccessArgs &a, bool enforce, std::string *resolved) {
-    CallSite *site = call_site(fcinfo);
+bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
+    CallSite *site = a.site;
     const VolumeEntry &v = find_volume(site, a.key);
     volume_policy(v); /* raises for a stored policy that does not parse */
     /* Hold what we need afterwards: a policy function may cause a cache reload. */
@@ -371,7 +412,7 @@ bool decide_access(FunctionCallInfo fcinfo, const AccessArgs &a, bool enforce, s
     core::PolicyUser user = a.as_user.present
                                 ? core::PolicyUser{std::string_view(a.as_user.id, a.as_user.id_len),
                                                    a.as_user.is_service_principal}
-                                : session_policy_user(site);
+                                : session_policy_user(site, a.session);
     core::FileResource resource{relative, a.key, a.size};
     SqlPolicyFunctions functions(site);
     VolumeEntry limits; /* for enforce_size after evaluation */
@@ -395,6 +436,7 @@ bool decide_access(FunctionCallInfo fcinfo, const AccessArgs &a, bool enforce, s
 
 AccessArgs read_access_args(FunctionCallInfo fcinfo) {
     AccessArgs a;
+    a.site = call_site(fcinfo);
     text *key = PG_GETARG_TEXT_PP(0);
     a.key = text_view(key);
     a.action = PG_GETARG_OID(1);
@@ -402,7 +444,11 @@ AccessArgs read_access_args(FunctionCallInfo fcinfo) {
     a.path = text_view(path);
     if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
         a.size = PG_GETARG_INT64(3);
-    a.as_user = read_user_arg(fcinfo, 4);
+    a.as_user = read_user_arg(fcinfo, a.site, 4);
+    if (!a.as_user.present) {
+        PgError err;
+        a.session = fetch_session_identity(&err);
+    }
     return a;
 }
 
@@ -464,10 +510,10 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_resolve_volume_path(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("volume key must not be null")));
     std::string_view key = text_view(PG_GETARG_TEXT_PP(0));
     std::string_view path = PG_ARGISNULL(1) ? std::string_view() : text_view(PG_GETARG_TEXT_PP(1));
+    CallSite *site = call_site(fcinfo);
     PgError err;
     text *result = nullptr;
     if (!cpp_call(&err, [&] {
-            CallSite *site = call_site(fcinfo);
             const VolumeEntry &v = find_volume(site, key);
             std::string scratch;
             std::string_view relative;
@@ -486,9 +532,10 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_check_size(PG_FUNCTION_ARGS) {
     std::string_view key = text_view(PG_GETARG_TEXT_PP(0));
     Oid action = PG_GETARG_OID(1);
     int64 size = PG_GETARG_INT64(2);
+    CallSite *site = call_site(fcinfo);
     PgError err;
     if (!cpp_call(&err, [&] {
-            const VolumeEntry &v = find_volume(call_site(fcinfo), key);
+            const VolumeEntry &v = find_volume(site, key);
             enforce_size(v, file_action_from_oid(action), size);
         }))
         raise_pg_error(&err);
@@ -502,26 +549,21 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_eval_policy(PG_FUNCTION_ARGS) {
     Jsonb *jb = PG_ARGISNULL(0) ? nullptr : PG_GETARG_JSONB_P(0);
     Oid action = PG_GETARG_OID(1);
 
-    HeapTupleHeader res = PG_GETARG_HEAPTUPLEHEADER(2);
-    bool isnull;
-    std::string_view path, volume;
+    CallSite *site = call_site(fcinfo);
+    Datum rv[3];
+    bool rn[3];
+    deform_composite(site, PG_GETARG_HEAPTUPLEHEADER(2), rv, rn, 3);
+    std::string_view path = rn[0] ? std::string_view() : text_view(DatumGetTextPP(rv[0]));
+    std::string_view volume = rn[1] ? std::string_view() : text_view(DatumGetTextPP(rv[1]));
     std::optional<int64_t> size;
-    Datum d = GetAttributeByNum(res, 1, &isnull);
-    if (!isnull)
-        path = text_view(DatumGetTextPP(d));
-    d = GetAttributeByNum(res, 2, &isnull);
-    if (!isnull)
-        volume = text_view(DatumGetTextPP(d));
-    d = GetAttributeByNum(res, 3, &isnull);
-    if (!isnull)
-        size = DatumGetInt64(d);
-    UserArg user = read_user_arg(fcinfo, 3);
+    if (!rn[2])
+        size = DatumGetInt64(rv[2]);
+    UserArg user = read_user_arg(fcinfo, site, 3);
 
     PgError err;
     bool allowed = false;
     if (!cpp_call(&err, [&] {
             volume_cache_refresh();
-            CallSite *site = call_site(fcinfo);
             std::shared_ptr<const core::Policy> policy;
             if (jb == nullptr) {
                 static const auto public_read = std::make_shared<const core::Policy>(core::Policy::public_read());
@@ -561,7 +603,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_volume_allows(PG_FUNCTION_ARGS) {
     AccessArgs a = read_access_args(fcinfo);
     PgError err;
     bool allowed = false;
-    if (!cpp_call(&err, [&] { allowed = decide_access(fcinfo, a, false, nullptr); }))
+    if (!cpp_call(&err, [&] { allowed = decide_access(a, false, nullptr); }))
         raise_pg_error(&err);
     PG_RETURN_BOOL(allowed);
 }
@@ -580,7 +622,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_check_volume_access(PG_FUNCTION_ARGS) {
     text *result = nullptr;
     if (!cpp_call(&err, [&] {
             std::string resolved;
-            decide_access(fcinfo, a, true, &resolved);
+            decide_access(a, true, &resolved);
             result = pg_call([&] {
                 return cstring_to_text_with_len(resolved.data(), static_cast<int>(resolved.size()));
             });

@@ -69,3 +69,18 @@ COMMENT ON FUNCTION dbx_oauth.stats() IS
   'Cluster-wide counters: logins, set_token calls, evictions by reason';
 REVOKE ALL ON FUNCTION dbx_oauth.stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.stats() TO pg_monitor;
+
+-- One shared pool for all users (docs/pooling.md).
+CREATE FUNCTION dbx_oauth.set_token(token text, is_local boolean DEFAULT false, as_role text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dbx_oauth_set_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dbx_oauth.set_token(text, boolean, text) IS
+  'Validates an end user''s token and switches to that identity''s role (SET LOCAL ROLE when is_local); as_role picks a group role the identity belongs to';
+
+CREATE FUNCTION dbx_oauth.reset_token()
+RETURNS void
+AS 'MODULE_PATHNAME', 'dbx_oauth_reset_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dbx_oauth.reset_token() IS
+  'Undoes a session-level set_token: drops the identity and resets the role';

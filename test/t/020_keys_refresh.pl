@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 
+use Cwd ();
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 
@@ -98,7 +99,7 @@ like($err, qr/permission denied/, 'keys view is not readable by PUBLIC');
 is($out, 't', 'pg_monitor members read keys and worker_status');
 
 # --- jwks_file: loaded, reloaded on SIGHUP, source jwks_file -------------
-my $jwks_path = $node->basedir . '/static_jwks.json';
+my $jwks_path = Cwd::abs_path($node->basedir) . '/static_jwks.json';
 # The fake's public JWKS: copy it into a file as static keys.
 system_or_bail('curl', '-sS', '--cacert', $ws->ca_file, '-o', $jwks_path, $ws->jwks_uri);
 $node->append_conf('postgresql.conf', "dbx_oauth.jwks_file = '$jwks_path'\n");
