@@ -27,9 +27,14 @@ void fill_pg_error(PgError *out, int sqlstate, const char *message, const char *
     copy_bounded(out->hint, sizeof out->hint, hint);
 }
 
+/*
+ * errhidestmt: the statement that failed may carry a token as a literal
+ * (SELECT dbx_oauth.set_token('eyJ...')), and log_min_error_statement would
+ * otherwise copy it into the server log.
+ */
 void raise_pg_error(const PgError *err) {
     ereport(err->elevel,
-            (errcode(err->sqlstate), errmsg("%s", err->message),
+            (errcode(err->sqlstate), errmsg("%s", err->message), errhidestmt(true),
              err->detail[0] ? errdetail("%s", err->detail) : 0,
              err->hint[0] ? errhint("%s", err->hint) : 0));
     pg_unreachable();

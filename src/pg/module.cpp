@@ -24,6 +24,9 @@ extern "C" {
 #include "pg/key_store.h"
 #include "pg/role_labels.h"
 #include "pg/session_registry.h"
+#include "pg/eviction.h"
+#include "pg/session_worker.h"
+#include "pg/statement_guard.h"
 #include "pg/stats.h"
 #include "pg/utility_hook.h"
 #include "pg/worker.h"
@@ -77,5 +80,8 @@ void _PG_init(void) {
     dbx_oauth::pg::session_identity_init();
     auth_hook_install();
     utility_hook_install();
+    statement_guard_install();
+    eviction_install_message_hook();
+    session_worker_register();
     worker_register();
 }

@@ -43,6 +43,10 @@ bool xact_saved = false;
 Identity saved_switch;
 bool saved_switch_is_local = false;
 
+/* Role of a switch dropped because its token expired; statements as it fail. */
+Oid expired_switch_role = InvalidOid;
+std::string expired_switch_role_name;
+
 uint64_t source_version = 1;
 EffectiveIdentity effective;
 uint64_t effective_built_for = 0;
@@ -165,6 +169,7 @@ bool session_identity_login_is_oauth() {
 
 void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
                                  const char *role_name, bool is_local) {
+    expired_switch_role = InvalidOid;
     if (!xact_saved) {
         saved_switch = switch_identity;
         saved_switch_is_local = switch_is_local;
@@ -183,6 +188,7 @@ void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
 }
 
 void session_identity_clear_switch() {
+    expired_switch_role = InvalidOid;
     if (!switch_identity.present)
         return;
     if (!xact_saved) {
@@ -194,6 +200,24 @@ void session_identity_clear_switch() {
     switch_is_local = false;
     source_version++;
     publish_switch_to_registry();
+}
+
+const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds) {
+    Oid user = GetOuterUserId();
+    if (switch_identity.present && switch_identity.role == user &&
+        now_unix > switch_identity.token.expires_at + grace_seconds) {
+        /* Dropped for good: a rollback must not bring the identity back. */
+        expired_switch_role = switch_identity.role;
+        expired_switch_role_name = switch_identity.role_name;
+        switch_identity = Identity();
+        if (xact_saved)
+            saved_switch = Identity();
+        source_version++;
+        publish_switch_to_registry();
+    }
+    if (OidIsValid(expired_switch_role) && expired_switch_role == user)
+        return expired_switch_role_name.c_str();
+    return nullptr;
 }
 
 const EffectiveIdentity *session_identity_effective() {

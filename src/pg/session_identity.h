@@ -42,6 +42,14 @@ void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
 void session_identity_clear_switch();
 bool session_identity_login_is_oauth();
 
+/*
+ * With expired_session_action = terminate: once the token behind a
+ * set_token switch has expired (plus grace), the switch is dropped for good
+ * and every statement run as that role fails until set_token or
+ * reset_token.  Returns the role name to complain about, or nullptr.
+ */
+const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds);
+
 /* nullptr when the session has no OAuth identity. */
 const EffectiveIdentity *session_identity_effective();
 

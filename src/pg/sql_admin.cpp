@@ -5,6 +5,7 @@
  * Members of pg_read_all_stats (pg_monitor) and superusers see every
  * session; other roles see only their own, as with pg_stat_activity.
  */
+#include "pg/eviction.h"
 #include "pg/session_registry.h"
 #include "pg/stats.h"
 
@@ -81,4 +82,19 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_stats(PG_FUNCTION_ARGS) {
         put(name, st.evictions[r]);
     }
     return (Datum) 0;
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(dbx_oauth_evict_idle_sessions);
+}
+
+/* Terminates OAuth sessions idle for longer than the given interval. */
+extern "C" PGDLLEXPORT Datum dbx_oauth_evict_idle_sessions(PG_FUNCTION_ARGS) {
+    Interval *older_than = PG_GETARG_INTERVAL_P(0);
+    int64 ms = (older_than->time + (int64) older_than->day * USECS_PER_DAY +
+                (int64) older_than->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000;
+    if (ms < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("interval must not be negative")));
+    PG_RETURN_INT32(eviction_evict_idle(ms));
 }

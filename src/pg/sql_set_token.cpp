@@ -60,7 +60,9 @@ core::VerifiedToken &validated_token() {
 
 [[noreturn]] static void refuse(int sqlstate, const char *message, const char *detail) {
     stats_count_set_token(false);
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail ? errdetail("%s", detail) : 0));
+    /* errhidestmt: the statement may hold the token as a literal */
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail ? errdetail("%s", detail) : 0,
+                    errhidestmt(true)));
     pg_unreachable();
 }
 

@@ -67,8 +67,19 @@ void refresh_settings(BackendState &s) {
     s.keys_version = 0; /* the issuer list may have changed: re-merge keys */
 }
 
+/*
+ * Adds keys whose kid is not in the set yet: the same key published by the
+ * issuer and listed in jwks_file must count once, or a token without kid
+ * would look ambiguous.  The first source (the issuer's) wins.
+ */
 void append_keys(core::Jwks &into, const core::Jwks &from) {
-    into.keys.insert(into.keys.end(), from.keys.begin(), from.keys.end());
+    for (const core::Jwk &key : from.keys) {
+        bool seen = false;
+        for (const core::Jwk &have : into.keys)
+            seen = seen || (!key.kid.empty() && have.kid == key.kid);
+        if (!seen)
+            into.keys.push_back(key);
+    }
 }
 
 void refresh_keys(BackendState &s) {

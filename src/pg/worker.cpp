@@ -331,6 +331,8 @@ void refresh_issuer(WorkerState &s, IssuerState &is) {
 
     core::KeyFetchResult r = core::fetch_issuer_keys(is.issuer, http_options(), KEY_STORE_MAX_JWKS_BYTES);
     const TimestampTz done = GetCurrentTimestamp();
+    if (!r.ok && ShutdownRequestPending)
+        return; /* cancelled by SIGTERM: not the issuer's failure */
     if (r.ok && !key_store_publish(is.issuer.c_str(), KEY_SOURCE_DISCOVERY, r.jwks.compact_json.data(),
                                    r.jwks.compact_json.size(), r.jwks.key_count)) {
         r.ok = false;

@@ -84,3 +84,11 @@ AS 'MODULE_PATHNAME', 'dbx_oauth_reset_token'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dbx_oauth.reset_token() IS
   'Undoes a session-level set_token: drops the identity and resets the role';
+
+CREATE FUNCTION dbx_oauth.evict_idle_sessions(older_than interval)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dbx_oauth_evict_idle_sessions'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dbx_oauth.evict_idle_sessions(interval) IS
+  'Terminates OAuth sessions idle longer than older_than (never active ones or ones with open writes); returns how many';
+REVOKE ALL ON FUNCTION dbx_oauth.evict_idle_sessions(interval) FROM PUBLIC;

@@ -24,6 +24,8 @@ $node->append_conf('postgresql.conf', join("\n",
 	"dbx_oauth.ca_file = '" . $ws->ca_file . "'",
 	"dbx_oauth.jwks_refresh_interval = '1h'",
 	"dbx_oauth.http_timeout = 2000",
+	# The TAP default is off; a killed worker must lead to a crash restart.
+	"restart_after_crash = on",
 	""));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION dbx_oauth');

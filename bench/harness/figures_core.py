@@ -1,0 +1,108 @@
+"""Figure 1 (signature verification floor) and the core's share of the others.
+
+OpenSSL's own `openssl speed` and the core's Google Benchmark binary run
+alternately, one repetition each per round, both measuring CPU time of one
+thread, so load from other processes on the machine affects both alike.
+"""
+import json
+import os
+import re
+import subprocess
+
+from .env import BenchError, log
+from .figure import Figure
+
+ALGS = [("RS256", "rsa2048", "F2"), ("ES256", "ecdsap256", "F4"), ("EdDSA", "ed25519", "F6")]
+
+
+def openssl_verify_rates(seconds):
+    """{alg: verifies per CPU second} from one `openssl speed -mr` run."""
+    argv = ["openssl", "speed", "-seconds", str(seconds), "-mr"] + [a[1] for a in ALGS]
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds * 12 + 60)
+    if cp.returncode != 0:
+        raise BenchError(f"openssl speed failed: {cp.stderr[-500:]}")
+    rates = {}
+    for alg, _, tag in ALGS:
+        m = re.search(rf"^\+{tag}:(.*)$", cp.stdout, re.M)
+        if not m:
+            raise BenchError(f"openssl speed: no {tag} line")
+        rates[alg] = float(m.group(1).split(":")[-1])  # last field: verify/s
+    return rates
+
+
+def core_bench_once(ctx, min_time):
+    """One repetition of every core benchmark: {name: {per_second, cpu_ns}}."""
+    out = os.path.join(ctx.work, "core_bench.json")
+    env = dict(os.environ, DBX_BENCH_DIR=ctx.core_inputs)
+    cp = subprocess.run([ctx.core_bench, f"--benchmark_min_time={min_time}",
+                         "--benchmark_format=console", f"--benchmark_out={out}",
+                         "--benchmark_out_format=json"],
+                        env=env, capture_output=True, text=True, timeout=600)
+    if cp.returncode != 0:
+        raise BenchError(f"core_bench failed: {cp.stderr[-800:]}")
+    with open(out) as f:
+        data = json.load(f)
+    res = {}
+    for b in data["benchmarks"]:
+        if b.get("error_occurred"):
+            raise BenchError(f"{b['name']}: {b.get('error_message')}")
+        scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+        res[b["name"]] = {"per_second": b.get("items_per_second"),
+                          "cpu_ns": b["cpu_time"] * scale}
+    return res
+
+
+def core_memory(ctx):
+    env = dict(os.environ, DBX_BENCH_DIR=ctx.core_inputs)
+    cp = subprocess.run([ctx.core_bench, "--memory"], env=env, capture_output=True, text=True,
+                        timeout=120)
+    if cp.returncode != 0:
+        raise BenchError(f"core_bench --memory failed: {cp.stderr[-500:]}")
+    return json.loads(cp.stdout)
+
+
+def figure_signature(ctx):
+    fig = Figure("signature", 1, "Signature verification floor",
+                 "One thread, CPU time. Baseline: `openssl speed -seconds "
+                 f"{ctx.p.openssl_seconds} -mr rsa2048 ecdsap256 ed25519` verify rate (OpenSSL "
+                 "{ver}, this machine). dbx_oauth: the core's `validate_token()` on a full "
+                 "Databricks-shaped token (header `kid`/`typ`/`alg`, payload `iss aud sub "
+                 "client_id scope iat exp jti`, ~700 bytes) with the token cache not used: "
+                 "split, base64url, both JSON documents, key selection, signature, claims "
+                 "(Google Benchmark, `bench/core_bench.cpp`, "
+                 f"`--benchmark_min_time={ctx.p.core_min_time}`). Also: the core's "
+                 "`verify_signature()` alone, and a cache hit (`TokenCache::find` — SHA-256 of "
+                 "the token and a hash lookup — plus `recheck_time`), which is what a backend "
+                 "does for a token it has validated before.")
+    ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.split()
+    fig.workload = fig.workload.replace("{ver}", ver[1] if len(ver) > 1 else "?")
+    fig.log_scale = True
+    for alg, ossl, _ in ALGS:
+        fig.add_series(f"openssl_{alg}", f"OpenSSL {ossl} verify", "ops/s", "higher", "baseline")
+        fig.add_series(f"verify_{alg}", f"core verify_signature {alg}", "ops/s", "higher")
+        fig.add_series(f"validate_{alg}", f"validate_token {alg}, no cache", "ops/s", "higher")
+        fig.add_series(f"hit_{alg}", f"validate {alg}, cache hit", "ops/s", "higher")
+    ctx.core = {}
+    for r in range(ctx.p.reps):
+        log(f"  signature round {r + 1}/{ctx.p.reps}")
+        rates = openssl_verify_rates(ctx.p.openssl_seconds)
+        core = core_bench_once(ctx, ctx.p.core_min_time)
+        for name, v in core.items():
+            ctx.core.setdefault(name, []).append(v)
+        for alg, _, _ in ALGS:
+            fig.series[f"openssl_{alg}"].add(rates[alg])
+            fig.series[f"verify_{alg}"].add(core[f"BM_VerifyOnly/{alg}"]["per_second"])
+            fig.series[f"validate_{alg}"].add(core[f"BM_Validate/{alg}"]["per_second"])
+            fig.series[f"hit_{alg}"].add(core[f"BM_CacheHit/{alg}"]["per_second"])
+    for alg, ossl, _ in ALGS:
+        fig.ratio(f"validate {alg} / OpenSSL {ossl} verify", f"validate_{alg}", f"openssl_{alg}")
+        fig.ratio(f"verify_signature {alg} / OpenSSL {ossl} verify", f"verify_{alg}",
+                  f"openssl_{alg}")
+        fig.ratio(f"cache hit / no cache ({alg})", f"hit_{alg}", f"validate_{alg}")
+    rs = fig.ratios[0]["value"]
+    fig.target("RS256 validation ≥ 80% of OpenSSL's rsa2048 verify rate",
+               rs, rs is not None and rs >= 0.8)
+    hit = fig.ratios[2]["value"]
+    fig.target("cache-hit validation ≥ 10× the cold (no cache) rate, RS256",
+               hit, hit is not None and hit >= 10)
+    return fig

@@ -1,0 +1,530 @@
+"""Figures measured through a running server: 2 (login) to 8 (baselines).
+
+Each function takes the run context and returns a Figure; a feature that
+this build lacks makes its figure "not available in this build" instead of
+failing the run.
+"""
+import base64
+import glob
+import json
+import os
+import re
+import time
+
+from . import pq
+from .env import BenchError, PgBouncer, log
+from .figure import Figure
+from .measure import pgbench, psql_timings
+
+SQL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sql")
+APP_PW = "bench-app-pw"
+SCRAM_PW = "bench-scram-pw"
+ALICE = "alice@example.com"
+HMAC_SECRET = "bench-hs256-secret-0123456789abcdef"
+
+
+def script(name):
+    return os.path.join(SQL, name + ".pgbench")
+
+
+def claims_json(token):
+    seg = token.split(".")[1]
+    return base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)).decode()
+
+
+def sql_literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------
+# Figure 2: logins per second
+
+def figure_login(ctx):
+    c, p = ctx.cluster, ctx.p
+    fig = Figure("login", 2, "Login: connections per second",
+                 f"`pgbench -n -C -c 1 -j 1 -T {p.seconds} -f bench/sql/select1.pgbench` "
+                 "(a new connection for every `SELECT 1`, one client) against one cluster, "
+                 "database `bench`, for three roles: the OAuth role `alice@example.com` "
+                 "logging in with an RS256 access token from the fake workspace as its "
+                 "password (`trust` hba line, the extension's hook validates the token; every "
+                 "login is a new backend, so its token cache is cold and it reads the key "
+                 "store), `bench_scram` (`scram-sha-256`, PostgreSQL 15 default 4096 "
+                 "iterations) and `bench_trust` (`trust`). Over the unix socket and over "
+                 "TCP to 127.0.0.1 with `sslmode=require` (TLS 1.3, RSA-2048 server "
+                 f"certificate, no session resumption). {p.reps} rounds, the six cases "
+                 "interleaved in each round; value = transactions / duration.")
+    methods = [("token", "token (dbx_oauth)", ALICE, ctx.tokens["alice"], "subject"),
+               ("scram", "SCRAM-SHA-256", "bench_scram", SCRAM_PW, "baseline"),
+               ("trust", "trust", "bench_trust", None, "baseline")]
+    transports = [("unix", "unix socket", False), ("ssl", "TCP+SSL", True)]
+    for tkey, tlabel, _ in transports:
+        for mkey, mlabel, _, _, role in methods:
+            fig.add_series(f"{mkey}_{tkey}", f"{mlabel}, {tlabel}", "conn/s", "higher", role)
+    for r in range(p.reps):
+        log(f"  login round {r + 1}/{p.reps}")
+        for tkey, _, tcp in transports:
+            for mkey, _, user, password, _ in methods:
+                res = pgbench(c.env(user=user, password=password, tcp=tcp), script("select1"),
+                              seconds=p.seconds, connect_each=True)
+                fig.series[f"{mkey}_{tkey}"].add(res["per_second"])
+    for tkey, tlabel, _ in transports:
+        fig.ratio(f"token / trust ({tlabel})", f"token_{tkey}", f"trust_{tkey}")
+        fig.ratio(f"token / SCRAM ({tlabel})", f"token_{tkey}", f"scram_{tkey}")
+    for tkey, tlabel, _ in transports:
+        v = next(x["value"] for x in fig.ratios if x["label"] == f"token / trust ({tlabel})")
+        fig.target(f"token login ≥ 0.9× `trust` ({tlabel})", v, v is not None and v >= 0.9)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Per-call latency: set_token (figure 3) and validation baselines (figure 8)
+
+def load_pgjwt(ctx):
+    """Loads pgjwt from $PGJWT_PATH into schema pgjwt; returns a note or None."""
+    path = os.environ.get("PGJWT_PATH", "")
+    if not path:
+        return "skipped: set PGJWT_PATH to pgjwt's install script (pgjwt--<version>.sql) or its source directory to include it"
+    if os.path.isdir(path):
+        full = [f for f in glob.glob(os.path.join(path, "pgjwt--*.sql"))
+                if re.fullmatch(r"pgjwt--[\d.]+\.sql", os.path.basename(f))]
+        if not full:
+            return f"skipped: no pgjwt--<version>.sql in {path}"
+        path = max(full, key=lambda f: [int(x) for x in re.findall(r"\d+", os.path.basename(f))])
+    if not os.path.isfile(path):
+        return f"skipped: {path} does not exist"
+    with open(path) as f:
+        text = f.read()
+    text = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("\\"))
+    text = text.replace("@extschema@", "pgjwt")
+    ctx.cluster.psql("CREATE EXTENSION IF NOT EXISTS pgcrypto;\nCREATE SCHEMA pgjwt;\n"
+                     "SET search_path = pgjwt, public;\n" + text
+                     + "\nGRANT USAGE ON SCHEMA pgjwt TO PUBLIC;\n")
+    ok = ctx.cluster.query(
+        f"SET search_path = pgjwt, public; SELECT valid FROM pgjwt.verify("
+        f"{sql_literal(ctx.tokens['hs256'])}, {sql_literal(HMAC_SECRET)})")
+    if not ok.endswith("t"):
+        raise BenchError(f"pgjwt verify() did not accept the HS256 token: {ok}")
+    ctx.pgjwt_file = path
+    return None
+
+
+def measure_calls(ctx, fig_rls, fig_base):
+    """Latency per call, one client, prepared statements, as the pool role."""
+    c, p = ctx.cluster, ctx.p
+    env = c.env(user="bench_app", password=APP_PW)
+    env["PGOPTIONS"] = "-c search_path=pgjwt,public"
+    tok = {"token": ctx.tokens["alice"]}
+    hit = [("select1", "select1", {}, fig_rls, "`SELECT 1`", "baseline"),
+           ("set_token_hit", "set_token", tok, fig_rls, "set_token, cache hit", "subject"),
+           ("validate_hit", "validate_token", tok, fig_base, "validate_token RS256, cache hit",
+            "subject")]
+    miss = [("set_token_miss", "set_token", tok, fig_rls, "set_token, cache miss", "subject"),
+            ("validate_miss", "validate_token", tok, fig_base,
+             "validate_token RS256, cache miss", "subject")]
+    note = load_pgjwt(ctx)
+    if note is None:
+        hit.append(("pgjwt", "pgjwt_verify",
+                    {"token": ctx.tokens["hs256"], "secret": HMAC_SECRET}, fig_base,
+                    "pgjwt verify() HS256", "baseline"))
+    else:
+        fig_base.notes.append(f"pgjwt: {note}.")
+    fig_base.add_series("select1", "`SELECT 1`", "µs/call", "lower", "baseline")
+    for key, _, _, fig, label, role in hit + miss:
+        fig.add_series(key, label, "µs/call", "lower", role)
+    try:
+        for r in range(p.reps):
+            log(f"  per-call latency round {r + 1}/{p.reps}")
+            for key, name, variables, fig, _, _ in hit:
+                res = pgbench(env, script(name), seconds=p.call_seconds, mode="prepared",
+                              variables=variables)
+                fig.series[key].add(res["latency_ms"] * 1000)
+                if key == "select1":
+                    fig_base.series["select1"].add(res["latency_ms"] * 1000)
+            c.reload_setting("dbx_oauth.token_cache_size", 0)
+            for key, name, variables, fig, _, _ in miss:
+                res = pgbench(env, script(name), seconds=p.call_seconds, mode="prepared",
+                              variables=variables)
+                fig.series[key].add(res["latency_ms"] * 1000)
+            c.reload_setting("dbx_oauth.token_cache_size", 256)
+    finally:
+        c.psql("ALTER SYSTEM RESET dbx_oauth.token_cache_size; SELECT pg_reload_conf();",
+               db="postgres", check=False)
+
+
+# ---------------------------------------------------------------------------
+# Figure 3: per-row RLS helpers
+
+RLS_VARIANTS = [
+    # key, label, policy expression, role
+    ("current_user", "`current_user`", "owner = current_user", "baseline"),
+    ("current_identity", "`dbx_oauth.current_identity()`",
+     "owner = dbx_oauth.current_identity()", "subject"),
+    ("json_guc", "JSON GUC `current_setting('request.jwt.claims')::jsonb->>'sub'`",
+     "owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub'", "baseline"),
+    ("supabase_uid", "Supabase-style helper `auth.uid()`", "owner = bench_auth.uid()",
+     "baseline"),
+    ("w_current_user", "wrapped `(SELECT current_user)`", "owner = (SELECT current_user)",
+     "baseline"),
+    ("w_current_identity", "wrapped `(SELECT dbx_oauth.current_identity())`",
+     "owner = (SELECT dbx_oauth.current_identity())", "subject"),
+    ("w_json_guc", "wrapped `(SELECT current_setting(...)::jsonb->>'sub')`",
+     "owner = (SELECT current_setting('request.jwt.claims', true)::jsonb ->> 'sub')",
+     "baseline"),
+    ("w_supabase_uid", "wrapped `(SELECT auth.uid())`", "owner = (SELECT bench_auth.uid())",
+     "baseline"),
+]
+
+
+def figure_rls(ctx, fig):
+    c, p = ctx.cluster, ctx.p
+    fig.workload = (
+        f"`SELECT count(*) FROM t` on an unlogged table of {p.rows:,} rows `(id int, owner "
+        "text)` with row-level security on and one permissive policy `USING (<expr>)`; one "
+        "table per expression, same data, vacuumed and cached in shared buffers (one "
+        "warm-up pass). 1/1000 of the rows belong to `alice@example.com`, so the policy is "
+        "evaluated for every row and passes 0.1%. The session is the pool role after "
+        "`SELECT dbx_oauth.set_token(<token>)` (session level), so `current_user`, "
+        "`current_identity()` and the JSON GUC (`SET request.jwt.claims` to the token's "
+        "claims, as PostgREST does) all name alice. Unwrapped forms are evaluated per row; "
+        "wrapped `(SELECT ...)` forms become an InitPlan evaluated once. "
+        "`max_parallel_workers_per_gather = 0`, `jit = off`. psql `\\timing`, "
+        f"{p.rls_reps} rounds, variants interleaved. Second part: latency of one "
+        "`SELECT dbx_oauth.set_token($1, true)` (RS256 token; miss = `dbx_oauth."
+        "token_cache_size = 0` via reload) as a ratio to `SELECT 1`: `pgbench -M prepared "
+        f"-c 1 -T {p.call_seconds}` as the pool role over the unix socket, {p.reps} rounds.")
+    fig.log_scale = True
+    setup = []
+    for key, _, expr, _ in RLS_VARIANTS:
+        setup.append(f"CREATE UNLOGGED TABLE rls_{key} AS TABLE rls_base;\n"
+                     f"ALTER TABLE rls_{key} ENABLE ROW LEVEL SECURITY;\n"
+                     f"CREATE POLICY p ON rls_{key} USING ({expr});\n"
+                     f"GRANT SELECT ON rls_{key} TO dbx_oauth_users;\n"
+                     f"VACUUM (ANALYZE) rls_{key};\n")
+    c.psql("".join(setup))
+    for key, label, _, role in RLS_VARIANTS:
+        fig.add_series(key, label, "ms/query", "lower", role)
+    token = ctx.tokens["alice"]
+    pass_sql = "".join(f"SELECT count(*) FROM rls_{key};\n" for key, _, _, _ in RLS_VARIANTS)
+    sql = (f"SELECT dbx_oauth.set_token({sql_literal(token)}) IS NOT NULL;\n"
+           f"SET request.jwt.claims = {sql_literal(claims_json(token))};\n"
+           + pass_sql)
+    # One psql session per round: warm-up pass, then the measured pass.
+    expected = str(p.rows // 1000)
+    for r in range(p.rls_reps):
+        log(f"  RLS round {r + 1}/{p.rls_reps}")
+        values, times = psql_timings(c, sql + pass_sql, user="bench_app", password=APP_PW)
+        counts = values[1:]
+        n = len(RLS_VARIANTS)
+        if len(times) != 2 * n + 2 or any(v != expected for v in counts):
+            raise BenchError(f"unexpected RLS result (want {expected} rows each): {counts}")
+        for (key, _, _, _), t in zip(RLS_VARIANTS, times[2 + n:]):
+            fig.series[key].add(t)
+    ci = fig.ratio("current_identity() / current_user (unwrapped)",
+                   "current_identity", "current_user")
+    fig.ratio("JSON GUC / current_identity() (unwrapped): times faster", "json_guc",
+              "current_identity")
+    fig.ratio("Supabase-style helper / current_identity() (unwrapped)", "supabase_uid",
+              "current_identity")
+    fig.ratio("current_identity() unwrapped / wrapped", "current_identity",
+              "w_current_identity")
+    jg = fig.ratios[1]["value"]
+    fig.target("`current_identity()` unwrapped ≤ 0.8× the `current_user` time", ci,
+               ci is not None and ci <= 0.8)
+    fig.target("`current_identity()` unwrapped ≥ 40× faster than the JSON-GUC style", jg,
+               jg is not None and jg >= 40)
+    fig.ratio("set_token, cache hit / SELECT 1", "set_token_hit", "select1")
+    fig.ratio("set_token, cache miss / SELECT 1", "set_token_miss", "select1")
+    fig.ratio("set_token miss / hit", "set_token_miss", "set_token_hit")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Figure 4: per-transaction switching through PgBouncer
+
+def figure_pool(ctx):
+    c, p = ctx.cluster, ctx.p
+    fig = Figure("pool", 4, "Per-transaction switching through PgBouncer",
+                 f"PgBouncer {ctx.pgbouncer_version} in transaction mode on 127.0.0.1, one "
+                 "pool of 2 server connections as the pool role `bench_app` (SCRAM, unix "
+                 f"socket to the server); `pgbench -n -M extended -c 2 -j 2 -T {p.seconds}` "
+                 "through it. Transaction A (`bench/sql/tx_set_token.pgbench`): `BEGIN; "
+                 "SELECT dbx_oauth.set_token($1, true); SELECT body FROM pool_docs WHERE id = "
+                 "$2; COMMIT` (same RS256 token every time, so a cache hit after the first "
+                 "transaction on each server connection). Baseline B (`tx_plain.pgbench`): "
+                 "the same transaction without `set_token`. `pool_docs`: 10,000 rows, "
+                 f"primary-key read, no RLS. {p.reps} rounds, A and B alternating; value = "
+                 "mean latency per transaction.")
+    bouncer = PgBouncer(ctx.user, ctx.procs, os.path.join(ctx.work, "pgbouncer"), c,
+                        "bench_app", APP_PW, pool_size=2)
+    env = bouncer.env()
+    fig.add_series("plain", "transaction without set_token", "ms/tx", "lower", "baseline")
+    fig.add_series("set_token", "transaction with set_token(…, true)", "ms/tx", "lower")
+    for r in range(p.reps):
+        log(f"  pool round {r + 1}/{p.reps}")
+        for key, name in (("plain", "tx_plain"), ("set_token", "tx_set_token")):
+            res = pgbench(env, script(name), seconds=p.seconds, clients=2, threads=2,
+                          mode="extended", variables={"token": ctx.tokens["alice"]})
+            fig.series[key].add(res["latency_ms"])
+    ratio = fig.ratio("with set_token / without", "set_token", "plain")
+    over = ratio - 1 if ratio is not None else None
+    fig.target("set_token overhead ≤ 15% of the transaction (cache hit)",
+               f"{over * 100:+.1f}%" if over is not None else None,
+               over is not None and over <= 0.15)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Figure 5: volume policy
+
+POLICY_3LEVEL = ('{"any": [{"all": [{"actions": ["read", "list", "download"]}, '
+                 '{"pathPrefix": "public/"}]}, {"all": [{"usersOnly": true}, '
+                 '{"ownerPrefix": true}]}, {"userIn": ["admin@example.com"]}]}')
+
+
+def figure_volume(ctx):
+    c, p = ctx.cluster, ctx.p
+    fig = Figure("volume", 5, "Volume policy evaluation",
+                 f"Policy (3 levels): `{POLICY_3LEVEL}` on volume `uploads` = "
+                 "`/Volumes/main/default/uploads`. SQL: `SELECT count(*) FROM vol_files WHERE "
+                 f"<fn>('uploads', 'read', path)` over {p.rows:,} rows (a third each "
+                 "`public/…`, `alice@example.com/…`, `bob@example.com/…`; 2/3 allowed) as "
+                 "alice (pool role after session-level `set_token`), where `<fn>` is "
+                 "`dbx_oauth.volume_allows` or the trivial C function "
+                 "`bench_noop_allows` (`bench/noop_fn.c`, same argument types, returns true); "
+                 "plus the bare scan without a function. Extra cost per evaluation = "
+                 "(volume_allows time − trivial C time) / rows. psql `\\timing`, "
+                 f"{p.rls_reps} rounds interleaved. Core: `Policy3Level` (path rules + "
+                 "evaluation, the same three paths in turn) vs `TrivialCall` (a non-inlined "
+                 "call) in `bench/core_bench.cpp`.")
+    for fn in ("dbx_oauth.volume_allows", "dbx_oauth.validate_policy"):
+        if not c.has_function(fn):
+            fig.status = f"not available in this build: {fn}() is missing"
+            return fig
+    try:
+        noop_so = os.path.join(ctx.work, "noop_fn.so")
+        c.psql(f"""
+INSERT INTO dbx_oauth.volumes (volume_key, volume_path, policy)
+    VALUES ('uploads', '/Volumes/main/default/uploads', {sql_literal(POLICY_3LEVEL)}::jsonb);
+CREATE FUNCTION public.bench_noop_allows(volume_key text, action dbx_oauth.file_action,
+        path text, size bigint DEFAULT NULL, as_user dbx_oauth.policy_user DEFAULT NULL)
+    RETURNS boolean AS {sql_literal(noop_so)}, 'bench_noop_allows' LANGUAGE C STABLE PARALLEL SAFE;
+""")
+    except BenchError as e:
+        fig.status = f"not available in this build: {e}"
+        return fig
+    fig.add_series("allows", "`volume_allows` per row", "ms/query", "lower")
+    fig.add_series("noop", "trivial C function per row", "ms/query", "lower", "baseline")
+    fig.add_series("scan", "scan, no function", "ms/query", "lower", "baseline")
+    queries = [("allows", "dbx_oauth.volume_allows('uploads', 'read', path)"),
+               ("noop", "public.bench_noop_allows('uploads', 'read', path)"),
+               ("scan", "path IS NOT NULL")]
+    one = "".join(f"SELECT count(*) FROM vol_files WHERE {q};\n" for _, q in queries)
+    sql = f"SELECT dbx_oauth.set_token({sql_literal(ctx.tokens['alice'])}) IS NOT NULL;\n"
+    want = [str(p.rows - p.rows // 3), str(p.rows), str(p.rows)]
+    for r in range(p.rls_reps):
+        log(f"  volume round {r + 1}/{p.rls_reps}")
+        values, times = psql_timings(c, sql + one + one, user="bench_app", password=APP_PW)
+        if len(times) != 7 or values[1:4] != want:
+            raise BenchError(f"unexpected volume_allows result (want {want}): {values[1:4]}")
+        for (key, _), t in zip(queries, times[4:]):
+            fig.series[key].add(t)
+    core = getattr(ctx, "core", {})
+    if core.get("BM_Policy3Level"):
+        fig.add_series("core_policy", "core: policy evaluation (3 levels, path rules)",
+                       "ns/eval", "lower")
+        fig.add_series("core_trivial", "core: trivial non-inlined call", "ns/eval", "lower",
+                       "baseline")
+        for v in core["BM_Policy3Level"]:
+            fig.series["core_policy"].add(v["cpu_ns"])
+        for v in core["BM_TrivialCall"]:
+            fig.series["core_trivial"].add(v["cpu_ns"])
+    fig.ratio("volume_allows / trivial C function (SQL, per query)", "allows", "noop")
+    extra = (fig.median("allows") - fig.median("noop")) * 1e6 / p.rows
+    fig.ratios.append({"label": "extra ns per evaluation in SQL (volume_allows − trivial C)",
+                       "value": extra, "text": f"{extra:.0f} ns"})
+    if fig.median("core_policy"):
+        fig.ratios.append({"label": "core evaluations per second (CPU time)",
+                           "value": 1e9 / fig.median("core_policy"),
+                           "text": f"{1e9 / fig.median('core_policy') / 1e6:.2f} M/s"})
+    fig.target("≤ 100 ns extra per evaluation (SQL, vs a trivial C function per row)",
+               f"{extra:.0f} ns", extra <= 100)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Figure 6: worker and key store
+
+def figure_worker(ctx):
+    c, p = ctx.cluster, ctx.p
+    n = p.idle_conns
+    fig = Figure("worker", 6, "Worker: eviction scan and key-store reads",
+                 f"{n} idle OAuth sessions (token logins over the unix socket, held open by "
+                 "the harness through libpq). Eviction: `SELECT dbx_oauth.evict_idle_sessions("
+                 "interval '1000 years')` (a full scan that evicts nothing) vs PostgreSQL's "
+                 "own scan of every backend, `SELECT count(*) FROM pg_stat_activity`, and "
+                 "`SELECT count(*) FROM dbx_oauth.sessions` (the session registry), each "
+                 f"`pgbench -M prepared -c 1 -T {p.call_seconds}` as the superuser. Key "
+                 "store: `SELECT count(*) FROM dbx_oauth.keys` (shared lock, copy, parse) vs "
+                 "`SELECT 1`; and the core's `parse_jwks`, which a backend runs once per "
+                 "key-store version — i.e. once in every new (login) backend — for the "
+                 "workspace's JWKS (1 RSA-2048 key) and for a 3-key JWKS (RSA, P-256, "
+                 f"Ed25519). {p.reps} rounds.")
+    conns = []
+    try:
+        info = c.conninfo(user=ALICE, password=ctx.tokens["alice"])
+        t0 = time.time()
+        for _ in range(n):
+            conns.append(pq.Connection(info))
+        open_s = time.time() - t0
+        counted = int(c.query("SELECT count(*) FROM dbx_oauth.sessions"))
+        fig.notes.append(f"{n} token logins opened sequentially in {open_s:.1f} s; "
+                         f"`dbx_oauth.sessions` then listed {counted} sessions.")
+        env = c.env()
+        cases = [("activity", "activity_scan", "`pg_stat_activity` scan", "baseline"),
+                 ("sessions", "sessions_scan", "`dbx_oauth.sessions` scan", "subject")]
+        if c.has_function("dbx_oauth.evict_idle_sessions"):
+            cases.append(("evict", "evict_scan", "eviction scan", "subject"))
+        else:
+            fig.notes.append("Eviction scan: not available in this build "
+                             "(`dbx_oauth.evict_idle_sessions()` is missing).")
+        cases += [("select1", "select1", "`SELECT 1`", "baseline"),
+                  ("keys", "keys_read", "`dbx_oauth.keys` read", "subject")]
+        for key, _, label, role in cases:
+            fig.add_series(key, label, "µs/call", "lower", role)
+        for r in range(p.reps):
+            log(f"  worker round {r + 1}/{p.reps}")
+            for key, name, _, _ in cases:
+                res = pgbench(env, script(name), seconds=p.call_seconds, mode="prepared")
+                fig.series[key].add(res["latency_ms"] * 1000)
+        alive = int(c.query(f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{ALICE}'"))
+        if alive < n:
+            fig.notes.append(f"Only {alive} of the {n} idle sessions were still open "
+                             "after the scans.")
+    finally:
+        for conn in conns:
+            conn.close()
+    core = getattr(ctx, "core", {})
+    for name, key, label in (("BM_ParseJwksFile/login", "parse_login", "core parse_jwks, 1 RSA key"),
+                             ("BM_ParseJwks", "parse_3", "core parse_jwks, 3 keys")):
+        if core.get(name):
+            fig.add_series(key, label, "µs/call", "lower")
+            for v in core[name]:
+                fig.series[key].add(v["cpu_ns"] / 1000)
+    if "evict" in fig.series:
+        fig.ratio(f"eviction scan / pg_stat_activity scan ({n} sessions)", "evict", "activity")
+    fig.ratio(f"sessions view / pg_stat_activity ({n} sessions)", "sessions", "activity")
+    fig.ratio("keys view read / SELECT 1", "keys", "select1")
+    if "parse_login" in fig.series:
+        fig.ratios.append({"label": "key parse per login backend (core parse_jwks, 1 RSA key)",
+                           "value": fig.median("parse_login"),
+                           "text": f"{fig.median('parse_login'):.0f} µs CPU"})
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Figure 7: memory
+
+def anonymous_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        m = re.search(r"^Anonymous:\s+(\d+) kB", f.read(), re.M)
+    return int(m.group(1))
+
+
+def figure_memory(ctx):
+    c = ctx.cluster
+    fig = Figure("memory", 7, "Memory",
+                 "Shared memory: `pg_shmem_allocations` of the bench cluster, started with "
+                 "`max_connections = 1000`; per backend slot = session registry / "
+                 "MaxBackends (max_connections + autovacuum_max_workers + 1 + "
+                 "max_worker_processes + max_wal_senders). Per-backend token cache: heap "
+                 "bytes per entry in the core (glibc `mallinfo2` around 256 inserts of a "
+                 "validated RS256 token), and in a running backend the growth of its "
+                 "anonymous memory (`/proc/<pid>/smaps_rollup`) over 256 `set_token` calls "
+                 "with distinct tokens (cache capacity `dbx_oauth.token_cache_size` = 256).")
+    fig.chart = False
+    rows = c.query("SELECT name || '|' || allocated_size FROM pg_shmem_allocations "
+                   "WHERE name ILIKE '%dbx_oauth%' ORDER BY name").splitlines()
+    alloc = {r.split("|")[0]: int(r.split("|")[1]) for r in rows if "|" in r}
+    if not alloc:
+        fig.status = "failed: no dbx_oauth allocation in pg_shmem_allocations"
+        return fig
+    settings = dict(x.split("|") for x in c.query(
+        "SELECT name || '|' || setting FROM pg_settings WHERE name IN ('max_connections', "
+        "'autovacuum_max_workers', 'max_worker_processes', 'max_wal_senders')").splitlines())
+    max_backends = (int(settings["max_connections"]) + int(settings["autovacuum_max_workers"])
+                    + 1 + int(settings["max_worker_processes"]) + int(settings["max_wal_senders"]))
+    total = sum(alloc.values())
+    table = [[f"`{k}`", f"{v:,}"] for k, v in alloc.items()]
+    table.append(["**total** at max_connections = " + settings["max_connections"], f"**{total:,}**"])
+    reg = next((v for k, v in alloc.items() if "session" in k), None)
+    if reg:
+        table.append([f"per backend slot (session registry / {max_backends} MaxBackends)",
+                      f"{reg // max_backends:,}"])
+    ks = next((v for k, v in alloc.items() if "key store" in k), None)
+    limits = ctx.key_store_limits
+    if ks and limits:
+        slots = limits["issuers"] + 1
+        table.append([f"per issuer slot (key store / {slots} slots; up to "
+                      f"{limits['jwks_bytes'] // 1024} KiB of JWKS JSON each)",
+                      f"{ks // slots:,}"])
+        jwks_len = len(json.dumps(json.load(open(ctx.login_jwks)), separators=(",", ":")))
+        nkeys = len(json.load(open(ctx.login_jwks))["keys"])
+        table.append(["per key: compact JWKS JSON per RSA-2048 key (fixed slots: shared "
+                      "memory does not grow with keys)", f"{jwks_len // max(nkeys, 1):,}"])
+    fig.tables.append({"title": "Shared memory (bytes, from the running server)",
+                       "header": ["allocation", "bytes"], "rows": table})
+    cache_rows = []
+    try:
+        from .figures_core import core_memory
+        m = core_memory(ctx)
+        cache_rows.append(["core: heap bytes per cache entry (mallinfo2)",
+                           f"{m['bytes_per_entry']:,.0f}"])
+        cache_rows.append(["core: full cache at 256 entries", f"{m['bytes_total']:,}"])
+    except BenchError as e:
+        cache_rows.append(["core measurement failed", str(e)[:200]])
+    tokens = ctx.tokens["many"]
+    try:
+        with pq.Connection(c.conninfo(user="bench_app", password=APP_PW)) as conn:
+            pid = int(conn.execute("SELECT pg_backend_pid()"))
+            conn.execute("SELECT dbx_oauth.set_token($1, true)", ctx.tokens["alice"])
+            before = anonymous_kib(pid)
+            for t in tokens:
+                conn.execute("SELECT dbx_oauth.set_token($1, true)", t)
+            after = anonymous_kib(pid)
+        cache_rows.append([f"server: backend anonymous memory growth over {len(tokens)} "
+                           "distinct tokens", f"{(after - before) * 1024:,}"])
+        cache_rows.append(["server: per token", f"{(after - before) * 1024 // len(tokens):,}"])
+    except (OSError, pq.PqError) as e:
+        cache_rows.append(["server measurement failed", str(e)[:200]])
+    fig.tables.append({"title": "Per-backend token cache (bytes)",
+                       "header": ["measure", "bytes"], "rows": cache_rows})
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Figure 8: baselines a user would pick instead
+
+def figure_baselines(ctx, fig_rls, fig):
+    fig.workload = (
+        "What a user might run instead, measured in the same run. Per call (same "
+        "pgbench set-up as the `set_token` latency of figure 3): pgbjwt's `verify(token, "
+        "secret)` — HS256 in PL/pgSQL over pgcrypto, loaded from `$PGJWT_PATH` at bench time "
+        "— vs `dbx_oauth.validate_token()` on an RS256 token (cache hit and miss), and "
+        "`SELECT 1`. Per row (from figure 3): the Supabase-style `auth.uid()` SQL helper "
+        "(`coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), "
+        "(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))`) vs "
+        "`dbx_oauth.current_identity()`.")
+    fig.workload = fig.workload.replace("pgbjwt", "pgjwt")
+    for key in ("supabase_uid", "current_identity", "w_supabase_uid", "w_current_identity"):
+        src = fig_rls.series.get(key)
+        if src and src.samples:
+            s = fig.add_series(key, src.label, src.unit, src.better, src.role)
+            s.samples = list(src.samples)
+    if "pgjwt" in fig.series and fig.series["pgjwt"].samples:
+        fig.ratio("pgjwt verify() / validate_token miss", "pgjwt", "validate_miss")
+        fig.ratio("pgjwt verify() / validate_token hit", "pgjwt", "validate_hit")
+    fig.ratio("validate_token miss / SELECT 1", "validate_miss", "select1")
+    fig.ratio("validate_token hit / SELECT 1", "validate_hit", "select1")
+    fig.ratio("Supabase-style helper / current_identity() per row (unwrapped)",
+              "supabase_uid", "current_identity")
+    return fig
