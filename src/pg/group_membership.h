@@ -1,10 +1,14 @@
 /*
  * group_membership.h — is an identity a member of a Databricks group role?
  *
- * The source of truth is the workspace (SCIM), synced by the worker into
- * shared memory; until a group has been synced, membership granted in the
- * catalog counts (the identity's own OAuth role is a member of the group
- * role).  May ereport (catalog access).
+ * The source of truth is the workspace (SCIM), synced by the identity-sync
+ * worker into shared memory (group_store.h).  A group that has been synced
+ * is answered from the published membership only (authoritative: a member
+ * removed at the workspace is refused after the next sync, whatever the
+ * catalog says).  Until a group has been synced — sync disabled, or the
+ * first sync after a start has not succeeded yet — membership granted in
+ * the catalog counts (the identity's own OAuth role is a member of the
+ * group role).  May ereport (catalog access).
  */
 #pragma once
 

@@ -19,7 +19,10 @@ extern "C" {
 }
 
 #include "pg/auth_hook.h"
+#include "pg/doctor_startup.h"
+#include "pg/group_store.h"
 #include "pg/guc.h"
+#include "pg/identity_sync_worker.h"
 #include "pg/jwks_file.h"
 #include "pg/key_store.h"
 #include "pg/role_labels.h"
@@ -45,6 +48,7 @@ static void dbx_oauth_shmem_request(void) {
     key_store_shmem_request();
     session_registry_shmem_request();
     stats_shmem_request();
+    group_store_shmem_request();
 }
 
 static void dbx_oauth_shmem_startup(void) {
@@ -54,6 +58,7 @@ static void dbx_oauth_shmem_startup(void) {
     key_store_shmem_startup();
     session_registry_shmem_startup();
     stats_shmem_startup();
+    group_store_shmem_startup();
     LWLockRelease(AddinShmemInitLock);
 
     /* Static keys are usable from the first connection on (postmaster only). */
@@ -84,4 +89,6 @@ void _PG_init(void) {
     eviction_install_message_hook();
     session_worker_register();
     worker_register();
+    identity_sync_worker_register();
+    doctor_startup_register();
 }

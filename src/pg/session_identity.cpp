@@ -35,13 +35,47 @@ struct Identity {
 
 Identity login_identity;
 Identity pending_login;
-Identity switch_identity;
-bool switch_is_local = false;
+/*
+ * set_token switches.  A session-level switch (SET ROLE) and a local one
+ * (SET LOCAL ROLE, ends with the transaction) are kept apart, like the
+ * role itself: after COMMIT the role is the session-level one again, and so
+ * is the identity.
+ */
+struct Switches {
+    Identity session;
+    Identity local;
+    const Identity &active() const { return local.present ? local : session; }
+};
+Switches switches;
 
-/* State of the switch at the start of the current transaction, for rollback. */
-bool xact_saved = false;
-Identity saved_switch;
-bool saved_switch_is_local = false;
+/*
+ * The switches as they were before the first change at each
+ * (sub)transaction nesting level, innermost last: an abort of level L
+ * restores the oldest entry at a level >= L, as PostgreSQL restores the role.
+ */
+struct SavedSwitches {
+    int level;
+    Switches state;
+};
+std::vector<SavedSwitches> saved_switches;
+
+void remember_switches_before_change() {
+    int level = GetCurrentTransactionNestLevel();
+    if (saved_switches.empty() || saved_switches.back().level < level)
+        saved_switches.push_back(SavedSwitches{level, switches});
+}
+
+/* Undoes every change made at nesting level >= level; false when there was none. */
+bool restore_switches_from(int level) {
+    size_t first = saved_switches.size();
+    while (first > 0 && saved_switches[first - 1].level >= level)
+        first--;
+    if (first == saved_switches.size())
+        return false;
+    switches = std::move(saved_switches[first].state);
+    saved_switches.resize(first);
+    return true;
+}
 
 /* Role of a switch dropped because its token expired; statements as it fail. */
 Oid expired_switch_role = InvalidOid;
@@ -58,10 +92,11 @@ TimestampTz to_timestamptz(int64_t unix_seconds) {
 }
 
 void publish_switch_to_registry() {
-    if (switch_identity.present) {
-        const core::VerifiedToken &t = switch_identity.token;
+    const Identity &active = switches.active();
+    if (active.present) {
+        const core::VerifiedToken &t = active.token;
         session_registry_set_switch(t.identity.c_str(), core::identity_type_name(t.identity_type),
-                                    switch_identity.role_name.c_str(), t.fingerprint.c_str(),
+                                    active.role_name.c_str(), t.fingerprint.c_str(),
                                     to_timestamptz(t.expires_at));
     } else {
         session_registry_clear_switch();
@@ -107,9 +142,7 @@ void xact_callback(XactEvent event, void *) {
     switch (event) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-        if (xact_saved) {
-            switch_identity = std::move(saved_switch);
-            switch_is_local = saved_switch_is_local;
+        if (restore_switches_from(1)) {
             source_version++;
             publish_switch_to_registry();
         }
@@ -117,9 +150,9 @@ void xact_callback(XactEvent event, void *) {
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
     case XACT_EVENT_PREPARE:
-        if (switch_identity.present && switch_is_local) {
-            switch_identity = Identity();
-            switch_is_local = false;
+        /* SET LOCAL ROLE ends here; a session-level switch (if any) is back */
+        if (switches.local.present) {
+            switches.local = Identity();
             source_version++;
             publish_switch_to_registry();
         }
@@ -127,8 +160,34 @@ void xact_callback(XactEvent event, void *) {
     default:
         return;
     }
-    xact_saved = false;
-    saved_switch = Identity();
+    saved_switches.clear();
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    int level = GetCurrentTransactionNestLevel();
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        if (restore_switches_from(level)) {
+            source_version++;
+            publish_switch_to_registry();
+        }
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB && !saved_switches.empty() &&
+               saved_switches.back().level == level) {
+        /* the parent keeps the older saved state if it has one */
+        if (saved_switches.size() > 1 && saved_switches[saved_switches.size() - 2].level == level - 1)
+            saved_switches.pop_back();
+        else
+            saved_switches.back().level = level - 1;
+    }
+}
+
+void subxact_callback_guarded(SubXactEvent event, SubTransactionId my, SubTransactionId parent, void *arg) {
+    try {
+        subxact_callback(event, my, parent, arg);
+    } catch (...) {
+        switches = Switches();
+        saved_switches.clear();
+        source_version++;
+    }
 }
 
 /* Catches C++ exceptions: a transaction callback must never throw. */
@@ -136,8 +195,8 @@ void xact_callback_guarded(XactEvent event, void *arg) {
     try {
         xact_callback(event, arg);
     } catch (...) {
-        switch_identity = Identity();
-        xact_saved = false;
+        switches = Switches();
+        saved_switches.clear();
         source_version++;
     }
 }
@@ -170,48 +229,52 @@ bool session_identity_login_is_oauth() {
 void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
                                  const char *role_name, bool is_local) {
     expired_switch_role = InvalidOid;
-    if (!xact_saved) {
-        saved_switch = switch_identity;
-        saved_switch_is_local = switch_is_local;
-        xact_saved = true;
-    }
+    remember_switches_before_change();
     Identity next;
     next.present = true;
     next.token = token;
     next.claims = nlohmann::json::parse(token.claims_json, nullptr, false);
     next.role = roleid;
     next.role_name = role_name;
-    switch_identity = std::move(next);
-    switch_is_local = is_local;
+    if (is_local) {
+        switches.local = std::move(next);
+    } else {
+        /* SET ROLE replaces any local role too */
+        switches.session = std::move(next);
+        switches.local = Identity();
+    }
     source_version++;
     publish_switch_to_registry();
 }
 
-void session_identity_clear_switch() {
+bool session_identity_clear_switch() {
+    bool had_expired = OidIsValid(expired_switch_role);
     expired_switch_role = InvalidOid;
-    if (!switch_identity.present)
-        return;
-    if (!xact_saved) {
-        saved_switch = switch_identity;
-        saved_switch_is_local = switch_is_local;
-        xact_saved = true;
-    }
-    switch_identity = Identity();
-    switch_is_local = false;
+    if (!switches.session.present && !switches.local.present)
+        return had_expired;
+    remember_switches_before_change();
+    switches = Switches();
     source_version++;
     publish_switch_to_registry();
+    return true;
 }
 
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds) {
     Oid user = GetOuterUserId();
-    if (switch_identity.present && switch_identity.role == user &&
-        now_unix > switch_identity.token.expires_at + grace_seconds) {
-        /* Dropped for good: a rollback must not bring the identity back. */
-        expired_switch_role = switch_identity.role;
-        expired_switch_role_name = switch_identity.role_name;
-        switch_identity = Identity();
-        if (xact_saved)
-            saved_switch = Identity();
+    const Identity &active = switches.active();
+    if (active.present && active.role == user && now_unix > active.token.expires_at + grace_seconds) {
+        /* Dropped for good: neither a rollback nor COMMIT may bring it back. */
+        expired_switch_role = active.role;
+        expired_switch_role_name = active.role_name;
+        auto drop_expired = [](Switches &state) {
+            for (Identity *id : {&state.session, &state.local}) {
+                if (id->present && id->role == expired_switch_role)
+                    *id = Identity();
+            }
+        };
+        drop_expired(switches);
+        for (SavedSwitches &saved : saved_switches)
+            drop_expired(saved.state);
         source_version++;
         publish_switch_to_registry();
     }
@@ -227,8 +290,8 @@ const EffectiveIdentity *session_identity_effective() {
 
     if (IsParallelWorker()) {
         effective_present = fill_from_leader();
-    } else if (switch_identity.present && switch_identity.role == user) {
-        fill_from(switch_identity, true);
+    } else if (switches.active().present && switches.active().role == user) {
+        fill_from(switches.active(), true);
         effective_present = true;
     } else if (login_identity.present) {
         fill_from(login_identity, false);
@@ -253,6 +316,7 @@ bool session_identity(std::string *identity, bool *is_service_principal) {
 
 void session_identity_init() {
     RegisterXactCallback(xact_callback_guarded, nullptr);
+    RegisterSubXactCallback(subxact_callback_guarded, nullptr);
 }
 
 }  // namespace dbx_oauth::pg

@@ -148,11 +148,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
 extern "C" PGDLLEXPORT Datum dbx_oauth_reset_token(PG_FUNCTION_ARGS) {
     PgError err;
     bool had_switch = false;
-    if (!cpp_call(&err, [&] {
-            had_switch = session_identity_effective() != nullptr &&
-                         session_identity_effective()->switched;
-            session_identity_clear_switch();
-        }))
+    if (!cpp_call(&err, [&] { had_switch = session_identity_clear_switch(); }))
         raise_pg_error(&err);
     if (had_switch)
         (void) set_config_option("role", "none", superuser() ? PGC_SUSET : PGC_USERSET,

@@ -311,6 +311,8 @@ void apply_config(WorkerState &s, TimestampTz now) {
         std::optional<std::string> refusal = core::check_url_policy(issuer, dbx_oauth_allow_insecure_http);
         it->refused = refusal.has_value();
         if (it->refused) {
+            /* Counted as a failure so that alerts on consecutive_failures fire. */
+            it->status.consecutive_failures = std::max(1, it->status.consecutive_failures);
             it->status.next_refresh = 0;
             copy_text(it->status.last_error, sizeof it->status.last_error, "issuer URL refused: " + *refusal);
             log_msg(WARNING, "dbx_oauth: not fetching keys of issuer \"" + issuer + "\"", *refusal);

@@ -147,18 +147,17 @@ is($out, join("\n", $alice, $bob, $as_bob, $alice, $bob, $as_bob, '', $none),
 	'a second set_token replaces the first (transaction and session level)');
 
 # A local switch on top of a session-level one: after COMMIT the role goes
-# back to the session's, and the identity must never stay the local one
-# (today it fails closed to no identity rather than restoring the outer one).
+# back to the session's, and so does the identity (never the local one).
 ($out, $err) = as_auth(qq{
 	SELECT dbx_oauth.set_token('$tok_alice') IS NOT NULL;
 	BEGIN;
 	SELECT dbx_oauth.set_token('$tok_bob', true) IS NOT NULL;
 	$whoami
 	COMMIT;
-	SELECT current_user, dbx_oauth.current_identity() IS DISTINCT FROM '$bob',
+	SELECT current_user, dbx_oauth.current_identity(),
 	       count(*) FILTER (WHERE owner <> '$alice') FROM docs;
 });
-is($out, join("\n", 't', 't', $as_bob, "$alice|t|0"),
+is($out, join("\n", 't', 't', $as_bob, "$alice|$alice|0"),
 	'a local switch inside a session-level one: after COMMIT never the local identity or its rows');
 
 # --- the identity cannot be forged ---------------------------------------------
@@ -270,22 +269,22 @@ like($err, qr/22012.*current transaction is aborted.*22012/s, '... the errors we
 is($out, join("\n", 't', 't', $as_bob, $as_alice, '', $none, $as_alice),
 	'an abort restores the switch that was in force before the transaction (also after reset_token)');
 
-# Known gap (docs/pooling.md): ROLLBACK TO SAVEPOINT after a set_token inside
-# the savepoint does not restore the outer identity; it must fail closed.
+# ROLLBACK TO SAVEPOINT after a set_token inside the savepoint restores the
+# outer identity, as PostgreSQL restores the outer role.
 ($out, $err) = as_auth(qq{
 	BEGIN;
 	SELECT dbx_oauth.set_token('$tok_alice', true) IS NOT NULL;
 	SAVEPOINT s;
 	SELECT dbx_oauth.set_token('$tok_bob', true) IS NOT NULL;
 	ROLLBACK TO SAVEPOINT s;
-	SELECT current_user, dbx_oauth.current_identity() IS DISTINCT FROM '$bob',
+	SELECT current_user, dbx_oauth.current_identity(),
 	       count(*) FILTER (WHERE owner = '$bob'), count(*) FILTER (WHERE owner <> '$alice')
 	FROM docs;
 	COMMIT;
 	$whoami
 });
-is($out, join("\n", 't', 't', "$alice|t|0|0", $none),
-	'ROLLBACK TO SAVEPOINT after an inner set_token fails closed: never the inner identity');
+is($out, join("\n", 't', 't', "$alice|$alice|0|0", $none),
+	'ROLLBACK TO SAVEPOINT after an inner set_token restores the outer identity, never the inner one');
 
 # --- bad tokens: 28000 naming the reason, no identity kept --------------------
 my @bad = (

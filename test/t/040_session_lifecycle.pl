@@ -71,6 +71,18 @@ like(poke($s), qr/terminating connection because its OAuth token has expired/,
 like(slurp_file($node->logfile), qr/terminating session pid=$s->{pid} identity="\Q$users[0]\E" reason=token_expired/,
 	'the server log names pid, identity and reason');
 
+# --- set_token switch whose token expires: identity dropped, connection kept
+my ($rc, $out, $err) = $node->psql('postgres', qq{
+	SELECT dbx_oauth.set_token('${\ $t->mint(sub => $users[4], lifetime => 3)}');
+	SELECT pg_sleep(4);
+	SELECT dbx_oauth.current_identity();
+	SELECT dbx_oauth.reset_token();
+	SELECT current_user = session_user, dbx_oauth.current_identity() IS NULL;
+});
+like($err, qr/the OAuth token set with set_token for role "\Q$users[4]\E" has expired/,
+	'a statement under an expired set_token identity fails with a clear error');
+like($out, qr/^t\|t$/m, 'reset_token() recovers the connection, which was never closed');
+
 # --- expired token, action none: the session outlives its token (Lakebase) -
 reload_with(["dbx_oauth.expired_session_action = 'none'"]);
 $s = open_session($t->connstr($users[1], $t->mint(sub => $users[1], lifetime => 2)));

@@ -150,6 +150,16 @@ TEST(Jwk, RsaModulusWithLeadingZeroIsAccepted) {
   EXPECT_EQ(skip_reason(key), "");
 }
 
+TEST(Jwk, RsaModulusFailingOpenSslPublicCheckIsSkipped) {
+  // An even modulus cannot be a product of two odd primes; OpenSSL builds
+  // the key but its public-key check refuses it.
+  json key = public_jwk(dbx_oauth::test::rsa2048(), "rsa");
+  std::string n = *base64url_decode(key["n"].get<std::string>());
+  n.back() = static_cast<char>(n.back() & ~1);
+  key["n"] = b64(n);
+  EXPECT_NE(skip_reason(key), "");
+}
+
 TEST(Jwk, EcCoordinatesMustHaveExactLength) {
   json key = public_jwk(dbx_oauth::test::ec_p256(), "ec");
   const std::string x = *base64url_decode(key["x"].get<std::string>());

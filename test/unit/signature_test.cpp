@@ -151,6 +151,20 @@ TEST(Signature, PssAndPkcs1AreNotInterchangeable) {
   EXPECT_EQ(verify_signature("PS384", key, input, sign(rsa2048(), "PS256", input)), Reason::bad_signature);
 }
 
+TEST(Signature, PssSaltMustEqualHashLength) {
+  using namespace dbx_oauth::test;
+  const Jwk key = key_for(rsa2048());
+  const std::string input = "a.b";
+  EXPECT_EQ(verify_signature("PS256", key, input, sign_pss_with_salt(rsa2048(), "PS256", input, 32)), Reason::ok);
+  for (int salt : {0, 20, 31, 33, 64}) {
+    EXPECT_EQ(verify_signature("PS256", key, input, sign_pss_with_salt(rsa2048(), "PS256", input, salt)),
+              Reason::bad_signature)
+        << salt;
+  }
+  EXPECT_EQ(verify_signature("PS512", key, input, sign_pss_with_salt(rsa2048(), "PS512", input, 32)),
+            Reason::bad_signature);
+}
+
 TEST(Signature, WrongKeyFails) {
   using namespace dbx_oauth::test;
   const std::string input = "a.b";

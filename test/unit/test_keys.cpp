@@ -48,7 +48,8 @@ const char* digest_for(const std::string& alg) {
   throw std::runtime_error("unknown alg " + alg);
 }
 
-std::string sign_native(const TestKey& key, const std::string& alg, std::string_view input) {
+std::string sign_native(const TestKey& key, const std::string& alg, std::string_view input,
+                        int pss_salt_length = RSA_PSS_SALTLEN_DIGEST) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;
   const char* digest = digest_for(alg);
@@ -58,7 +59,7 @@ std::string sign_native(const TestKey& key, const std::string& alg, std::string_
   if (alg[0] == 'P') {
     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, digest, nullptr);
-    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, pss_salt_length);
   }
   size_t length = 0;
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
@@ -133,6 +134,11 @@ nlohmann::json public_jwk(const TestKey& key, const std::string& kid, const std:
 
 std::string sign_ecdsa_der(const TestKey& key, const std::string& alg, std::string_view input) {
   return sign_native(key, alg, input);
+}
+
+std::string sign_pss_with_salt(const TestKey& key, const std::string& alg, std::string_view input,
+                               int salt_length) {
+  return sign_native(key, alg, input, salt_length);
 }
 
 std::string sign(const TestKey& key, const std::string& alg, std::string_view input) {

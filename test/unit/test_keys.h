@@ -40,6 +40,10 @@ std::string sign(const TestKey& key, const std::string& alg, std::string_view in
 // ECDSA signature in OpenSSL's native DER form (what JOSE must refuse).
 std::string sign_ecdsa_der(const TestKey& key, const std::string& alg, std::string_view input);
 
+// RSA-PSS signature with a chosen salt length (JWS requires the hash length).
+std::string sign_pss_with_salt(const TestKey& key, const std::string& alg, std::string_view input,
+                               int salt_length);
+
 // HMAC-SHA256 with an arbitrary secret (for the HS256 confusion attack).
 std::string hmac_sha256(std::string_view secret, std::string_view input);
 
