@@ -51,7 +51,7 @@ class Figure:
         for t in fig.targets:
             t["explanation"] = None  # re-derived from bench/harness/explanations.py
         fig.chart = d.get("chart", True)
-        fig.log_scale = d.get("log_scale", key in ("signature", "rls"))
+        fig.log_scale = d.get("log_scale", key in ("signature", "rls", "baselines"))
         for skey, s in d["series"].items():
             fig.add_series(skey, s["label"], s["unit"], s["better"], s["role"]).samples = s["samples"]
         return fig

@@ -14,7 +14,7 @@ import time
 from . import pq
 from .env import BenchError, PgBouncer, log
 from .figure import Figure
-from .measure import pgbench, psql_timings
+from .measure import pgbench
 
 SQL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sql")
 APP_PW = "bench-app-pw"
@@ -34,6 +34,38 @@ def claims_json(token):
 
 def sql_literal(text):
     return "'" + text.replace("'", "''") + "'"
+
+
+def backend_cpu_ns(pid):
+    """CPU time a process has run so far (first field of /proc/<pid>/schedstat)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def timed_queries(conn, pid, queries, expected, rounds, series, wall, what):
+    """Runs each query once per round, interleaved; records backend CPU ms
+    (into series) and wall-clock ms (into wall), after one warm-up pass."""
+    for key, q in queries:
+        conn.execute(q)
+    for r in range(rounds):
+        log(f"  {what} round {r + 1}/{rounds}")
+        for key, q in queries:
+            t0, c0 = time.perf_counter(), backend_cpu_ns(pid)
+            value = conn.execute(q)
+            c1, t1 = backend_cpu_ns(pid), time.perf_counter()
+            if value != expected[key]:
+                raise BenchError(f"{what}: {q} returned {value}, expected {expected[key]}")
+            series[key].add((c1 - c0) / 1e6)
+            wall.setdefault(key, []).append((t1 - t0) * 1000)
+
+
+def wall_table(fig, wall):
+    import statistics
+    rows = [[fig.series[k].label, f"{statistics.median(v):,.1f}", f"{min(v):,.1f}",
+             f"{max(v):,.1f}"] for k, v in wall.items()]
+    fig.tables.append({"title": "Wall-clock time of the same queries (ms; inflated by the "
+                                "other work on the machine, shown for reference)",
+                       "header": ["query", "median", "min", "max"], "rows": rows})
 
 
 # ---------------------------------------------------------------------------
@@ -187,8 +219,10 @@ def figure_rls(ctx, fig):
         "`current_identity()` and the JSON GUC (`SET request.jwt.claims` to the token's "
         "claims, as PostgREST does) all name alice. Unwrapped forms are evaluated per row; "
         "wrapped `(SELECT ...)` forms become an InitPlan evaluated once. "
-        "`max_parallel_workers_per_gather = 0`, `jit = off`. psql `\\timing`, "
-        f"{p.rls_reps} rounds, variants interleaved. Second part: latency of one "
+        "`max_parallel_workers_per_gather = 0`, `jit = off`. Value: the backend's CPU "
+        "time for the query (`/proc/<pid>/schedstat`, so time the backend spends waiting for "
+        "a core taken by other work does not count; wall-clock times are listed too), "
+        f"{p.rls_reps} rounds after a warm-up pass, variants interleaved, one session. Second part: latency of one "
         "`SELECT dbx_oauth.set_token($1, true)` (RS256 token; miss = `dbx_oauth."
         "token_cache_size = 0` via reload) as a ratio to `SELECT 1`: `pgbench -M prepared "
         f"-c 1 -T {p.call_seconds}` as the pool role over the unix socket, {p.reps} rounds.")
@@ -202,23 +236,17 @@ def figure_rls(ctx, fig):
                      f"VACUUM (ANALYZE) rls_{key};\n")
     c.psql("".join(setup))
     for key, label, _, role in RLS_VARIANTS:
-        fig.add_series(key, label, "ms/query", "lower", role)
+        fig.add_series(key, label, "CPU ms/query", "lower", role)
     token = ctx.tokens["alice"]
-    pass_sql = "".join(f"SELECT count(*) FROM rls_{key};\n" for key, _, _, _ in RLS_VARIANTS)
-    sql = (f"SELECT dbx_oauth.set_token({sql_literal(token)}) IS NOT NULL;\n"
-           f"SET request.jwt.claims = {sql_literal(claims_json(token))};\n"
-           + pass_sql)
-    # One psql session per round: warm-up pass, then the measured pass.
-    expected = str(p.rows // 1000)
-    for r in range(p.rls_reps):
-        log(f"  RLS round {r + 1}/{p.rls_reps}")
-        values, times = psql_timings(c, sql + pass_sql, user="bench_app", password=APP_PW)
-        counts = values[1:]
-        n = len(RLS_VARIANTS)
-        if len(times) != 2 * n + 2 or any(v != expected for v in counts):
-            raise BenchError(f"unexpected RLS result (want {expected} rows each): {counts}")
-        for (key, _, _, _), t in zip(RLS_VARIANTS, times[2 + n:]):
-            fig.series[key].add(t)
+    expected = {key: str(p.rows // 1000) for key, _, _, _ in RLS_VARIANTS}
+    queries = [(key, f"SELECT count(*) FROM rls_{key}") for key, _, _, _ in RLS_VARIANTS]
+    wall = {}
+    with pq.Connection(c.conninfo(user="bench_app", password=APP_PW)) as conn:
+        conn.execute("SELECT dbx_oauth.set_token($1)", token)
+        conn.execute("SELECT set_config('request.jwt.claims', $1, false)", claims_json(token))
+        pid = int(conn.execute("SELECT pg_backend_pid()"))
+        timed_queries(conn, pid, queries, expected, p.rls_reps, fig.series, wall, "RLS")
+    wall_table(fig, wall)
     ci = fig.ratio("current_identity() / current_user (unwrapped)",
                    "current_identity", "current_user")
     fig.ratio("JSON GUC / current_identity() (unwrapped): times faster", "json_guc",
@@ -292,8 +320,9 @@ def figure_volume(ctx):
                  "`dbx_oauth.volume_allows` or the trivial C function "
                  "`bench_noop_allows` (`bench/noop_fn.c`, same argument types, returns true); "
                  "plus the bare scan without a function. Extra cost per evaluation = "
-                 "(volume_allows time − trivial C time) / rows. psql `\\timing`, "
-                 f"{p.rls_reps} rounds interleaved. Core: `Policy3Level` (path rules + "
+                 "(volume_allows time − trivial C time) / rows, backend CPU time "
+                 f"(`/proc/<pid>/schedstat`; wall-clock listed too), {p.rls_reps} rounds "
+                 "after a warm-up pass, interleaved, one session. Core: `Policy3Level` (path rules + "
                  "evaluation, the same three paths in turn) vs `TrivialCall` (a non-inlined "
                  "call) in `bench/core_bench.cpp`.")
     for fn in ("dbx_oauth.volume_allows", "dbx_oauth.validate_policy"):
@@ -312,22 +341,20 @@ CREATE FUNCTION public.bench_noop_allows(volume_key text, action dbx_oauth.file_
     except BenchError as e:
         fig.status = f"not available in this build: {e}"
         return fig
-    fig.add_series("allows", "`volume_allows` per row", "ms/query", "lower")
-    fig.add_series("noop", "trivial C function per row", "ms/query", "lower", "baseline")
-    fig.add_series("scan", "scan, no function", "ms/query", "lower", "baseline")
+    fig.add_series("allows", "`volume_allows` per row", "CPU ms/query", "lower")
+    fig.add_series("noop", "trivial C function per row", "CPU ms/query", "lower", "baseline")
+    fig.add_series("scan", "scan, no function", "CPU ms/query", "lower", "baseline")
     queries = [("allows", "dbx_oauth.volume_allows('uploads', 'read', path)"),
                ("noop", "public.bench_noop_allows('uploads', 'read', path)"),
                ("scan", "path IS NOT NULL")]
-    one = "".join(f"SELECT count(*) FROM vol_files WHERE {q};\n" for _, q in queries)
-    sql = f"SELECT dbx_oauth.set_token({sql_literal(ctx.tokens['alice'])}) IS NOT NULL;\n"
-    want = [str(p.rows - p.rows // 3), str(p.rows), str(p.rows)]
-    for r in range(p.rls_reps):
-        log(f"  volume round {r + 1}/{p.rls_reps}")
-        values, times = psql_timings(c, sql + one + one, user="bench_app", password=APP_PW)
-        if len(times) != 7 or values[1:4] != want:
-            raise BenchError(f"unexpected volume_allows result (want {want}): {values[1:4]}")
-        for (key, _), t in zip(queries, times[4:]):
-            fig.series[key].add(t)
+    queries = [(k, f"SELECT count(*) FROM vol_files WHERE {q}") for k, q in queries]
+    expected = {"allows": str(p.rows - p.rows // 3), "noop": str(p.rows), "scan": str(p.rows)}
+    wall = {}
+    with pq.Connection(c.conninfo(user="bench_app", password=APP_PW)) as conn:
+        conn.execute("SELECT dbx_oauth.set_token($1)", ctx.tokens["alice"])
+        pid = int(conn.execute("SELECT pg_backend_pid()"))
+        timed_queries(conn, pid, queries, expected, p.rls_reps, fig.series, wall, "volume")
+    wall_table(fig, wall)
     core = getattr(ctx, "core", {})
     if core.get("BM_Policy3Level"):
         fig.add_series("core_policy", "core: policy evaluation (3 levels, path rules)",
@@ -515,6 +542,7 @@ def figure_baselines(ctx, fig_rls, fig):
         "(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))`) vs "
         "`dbx_oauth.current_identity()`.")
     fig.workload = fig.workload.replace("pgbjwt", "pgjwt")
+    fig.log_scale = True
     for key in ("supabase_uid", "current_identity", "w_supabase_uid", "w_current_identity"):
         src = fig_rls.series.get(key)
         if src and src.samples:

@@ -67,16 +67,3 @@ def pgbench(env, script_path, seconds=None, transactions=None, clients=1, thread
     if seconds is not None:
         res["per_second"] = n / float(seconds)
     return res
-
-
-def psql_timings(cluster, sql, user=None, password=None, timeout=1800):
-    """Runs a psql script with \\timing on; returns (row values, timings in ms)."""
-    out = cluster.psql("\\timing on\n" + sql, user=user, password=password, timeout=timeout)
-    times, values = [], []
-    for line in out.splitlines():
-        m = re.match(r"Time: ([\d.]+) ms", line)
-        if m:
-            times.append(float(m.group(1)))
-        elif line.strip():
-            values.append(line.strip())
-    return values, times

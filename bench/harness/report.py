@@ -89,7 +89,7 @@ def markdown(meta, figures, svg_name, smoke):
             out.append("")
         for t in fig.tables:
             out += [f"*{t['title']}*", "", "| " + " | ".join(t["header"]) + " |",
-                    "|" + "---|" * (len(t["header"]) - 1) + "---:|"]
+                    "|---|" + "---:|" * (len(t["header"]) - 1)]
             out += ["| " + " | ".join(r) + " |" for r in t["rows"]]
             out.append("")
         if fig.ratios:

@@ -255,10 +255,10 @@ TokenGrant parse_token_response(long http_status, std::string_view body, int64_t
 int64_t token_refresh_due_ms(int64_t obtained_at_ms, int64_t expires_at_ms) {
   const int64_t lifetime = expires_at_ms - obtained_at_ms;
   if (lifetime <= 0) return obtained_at_ms;
-  const int64_t buffer = std::min(kTokenRefreshBufferMs, lifetime / 2);
-  const int64_t due = expires_at_ms - buffer;
-  const int64_t earliest = std::min(obtained_at_ms + kMinTokenRefreshDelayMs, expires_at_ms);
-  return std::max(due, earliest);
+  // Two minutes before expiry; a token living less than that is refreshed
+  // at half-life, but never sooner than kMinTokenRefreshDelayMs (no loop).
+  const int64_t earliest = obtained_at_ms + std::min(lifetime / 2, kMinTokenRefreshDelayMs);
+  return std::max(expires_at_ms - kTokenRefreshBufferMs, earliest);
 }
 
 bool token_usable(const TokenGrant& token, int64_t now_ms) {

@@ -22,8 +22,8 @@ namespace dbx_oauth::core {
 inline constexpr const char* kClientCredentialsScope = "all-apis";
 // Refresh this long before expiry (issue #6: "2-minute buffer").
 inline constexpr int64_t kTokenRefreshBufferMs = 120000;
-// Never refresh sooner than this after obtaining a token (a token whose
-// lifetime is shorter than twice the buffer is refreshed at half-life).
+// Never refresh sooner than this after obtaining a token (unless it lives
+// less than twice as long: then at half-life).
 inline constexpr int64_t kMinTokenRefreshDelayMs = 5000;
 // Lifetime assumed when the response has no expires_in (RFC 6749 §5.1
 // makes it optional; Databricks always sends it).
@@ -77,9 +77,9 @@ struct TokenGrant {
 TokenGrant parse_token_response(long http_status, std::string_view body, int64_t now_ms);
 
 // When to refresh a token obtained at obtained_at_ms that expires at
-// expires_at_ms: kTokenRefreshBufferMs before expiry, but for short-lived
-// tokens at half-life, and never sooner than kMinTokenRefreshDelayMs after
-// it was obtained (unless it has already expired).
+// expires_at_ms: kTokenRefreshBufferMs before expiry, but never sooner than
+// kMinTokenRefreshDelayMs after it was obtained (half-life for tokens that
+// live less than twice that); at once when it has no lifetime left.
 int64_t token_refresh_due_ms(int64_t obtained_at_ms, int64_t expires_at_ms);
 
 // A token is usable for requests until this long before its expiry.

@@ -277,9 +277,8 @@ const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace
             drop_expired(saved.state);
         source_version++;
         publish_switch_to_registry();
-    }
-    if (OidIsValid(expired_switch_role) && expired_switch_role == user)
         return expired_switch_role_name.c_str();
+    }
     return nullptr;
 }
 

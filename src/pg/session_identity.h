@@ -46,8 +46,10 @@ bool session_identity_login_is_oauth();
 /*
  * With expired_session_action = terminate: once the token behind a
  * set_token switch has expired (plus grace), the switch is dropped for good
- * and every statement run as that role fails until set_token or
- * reset_token.  Returns the role name to complain about, or nullptr.
+ * (no rollback or COMMIT brings it back) and the statement about to run
+ * fails.  Returns the role name to complain about when the switch was
+ * dropped by this call, else nullptr.  reset_token() afterwards also resets
+ * the role.
  */
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds);
 

@@ -29,11 +29,12 @@ $node->safe_psql('postgres', join("\n",
 sub open_session {
 	my ($connstr) = @_;
 	my %s = (in => '', out => '', err => '');
-	$s{h} = start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=0', '-d', $connstr, '-f', '-' ],
+	$s{h} = start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=0', '-d', $node->connstr('postgres') . " $connstr", '-f', '-' ],
 		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err}, timeout(60));
 	$s{in} .= "SELECT pg_backend_pid();\n";
-	pump $s{h} until $s{out} =~ /^(\d+)$/m || $s{err} ne '';
+	pump $s{h} until $s{out} =~ /^(\d+)$/m || !$s{h}->pumpable;
 	($s{pid}) = $s{out} =~ /^(\d+)$/m;
+	diag("session did not start: $s{err}") unless $s{pid};
 	$s{out} = '';
 	return \%s;
 }
@@ -76,11 +77,13 @@ my ($rc, $out, $err) = $node->psql('postgres', qq{
 	SELECT dbx_oauth.set_token('${\ $t->mint(sub => $users[4], lifetime => 3)}');
 	SELECT pg_sleep(4);
 	SELECT dbx_oauth.current_identity();
+	SELECT coalesce(dbx_oauth.current_identity(), 'no identity');
 	SELECT dbx_oauth.reset_token();
 	SELECT current_user = session_user, dbx_oauth.current_identity() IS NULL;
-});
+}, on_error_stop => 0);
 like($err, qr/the OAuth token set with set_token for role "\Q$users[4]\E" has expired/,
 	'a statement under an expired set_token identity fails with a clear error');
+like($out, qr/^no identity$/m, 'the identity is gone for good after the error');
 like($out, qr/^t\|t$/m, 'reset_token() recovers the connection, which was never closed');
 
 # --- expired token, action none: the session outlives its token (Lakebase) -
@@ -113,7 +116,7 @@ my @idle = map { open_session($t->connstr($users[$_], $t->mint(sub => $users[$_]
 my @plain = map { open_session($t->connstr('plain_trust', undef)) } 1 .. 5;
 my $busy_in = '';
 my $busy_out = '';
-my $busy = start([ 'psql', '-XAtq', '-d', $t->connstr($users[0], $t->mint(sub => $users[0])), '-c', 'SELECT pg_sleep(8)' ],
+my $busy = start([ 'psql', '-XAtq', '-d', $node->connstr('postgres') . ' ' . $t->connstr($users[0], $t->mint(sub => $users[0])), '-c', 'SELECT pg_sleep(8)' ],
 	'<', \$busy_in, '>', \$busy_out, '2>&1', timeout(60));
 $node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(8)%'");
 # 4 idle OAuth + 5 plain + 1 busy OAuth = 10; one more makes 11 > 10.

@@ -1,0 +1,84 @@
+// libFuzzer target: strict JSON (duplicates, depth, UTF-8) and the claim
+// checks run after a signature is verified: NumericDate types and ranges,
+// the validity window, audience, scopes and identity classification.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/claims.h"
+#include "core/identity.h"
+#include "core/json_limits.h"
+#include "core/status.h"
+#include "fuzz_common.h"
+
+using namespace dbx_oauth::core;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const JsonParseResult parsed = parse_json_strict(text);
+  if (parsed.reason != Reason::ok) return 0;
+  const nlohmann::json& claims = parsed.value;
+
+  // The validator re-serializes claims (claims_json): must never throw, and
+  // must parse back to the same value under the same limits.
+  const std::string dumped = claims.dump();
+  const JsonParseResult again = parse_json_strict(dumped);
+  DBX_FUZZ_CHECK(again.reason == Reason::ok);
+  DBX_FUZZ_CHECK(again.value == claims);
+  if (!claims.is_object()) return 0;
+
+  TimeClaims times;
+  std::string detail;
+  const Reason r = read_time_claims(claims, times, detail);
+  if (r == Reason::ok) {
+    DBX_FUZZ_CHECK(times.expires_at >= 0 && times.expires_at <= kMaxNumericDate);
+    if (times.issued_at) DBX_FUZZ_CHECK(*times.issued_at >= 0 && *times.issued_at <= kMaxNumericDate);
+    if (times.not_before) DBX_FUZZ_CHECK(*times.not_before >= 0 && *times.not_before <= kMaxNumericDate);
+    const int64_t nows[] = {0, 1700000100, kMaxNumericDate, INT64_MAX / 2};
+    const int64_t skews[] = {0, 60, kMaxClockSkewSeconds};
+    for (int64_t now : nows) {
+      for (int64_t skew : skews) {
+        const Reason t = check_time_claims(times, skew, 86400, now, detail);
+        if (t == Reason::ok) {
+          DBX_FUZZ_CHECK(times.expires_at > now - skew);
+          if (times.not_before) DBX_FUZZ_CHECK(*times.not_before <= now + skew);
+          if (times.issued_at) DBX_FUZZ_CHECK(*times.issued_at <= now + skew);
+        }
+      }
+    }
+  } else {
+    DBX_FUZZ_CHECK(r == Reason::missing_exp || r == Reason::bad_claim_type);
+  }
+
+  const Reason a = check_audience(claims, {"1234567890123456"}, detail);
+  DBX_FUZZ_CHECK(a == Reason::ok || a == Reason::audience_mismatch || a == Reason::bad_claim_type);
+  DBX_FUZZ_CHECK(check_audience(claims, {}, detail) == Reason::ok);
+
+  std::vector<std::string> scopes;
+  if (read_scopes(claims, scopes, detail) == Reason::ok) {
+    for (const std::string& s : scopes) {
+      DBX_FUZZ_CHECK(!s.empty());
+      DBX_FUZZ_CHECK(s.find(' ') == std::string::npos);
+    }
+    const bool accepted = has_accepted_scope(scopes, {"postgres", "all-apis"});
+    bool expected = false;
+    for (const std::string& s : scopes) expected = expected || s == "postgres" || s == "all-apis";
+    DBX_FUZZ_CHECK(accepted == expected);
+  }
+
+  for (const char* name : {"sub", "client_id"}) {
+    const auto it = claims.find(name);
+    if (it == claims.end() || !it->is_string()) continue;
+    const std::string& id = it->get_ref<const std::string&>();
+    const auto type = classify_token_identity(id);
+    if (type) {
+      DBX_FUZZ_CHECK(id.size() <= kMaxIdentityBytes);
+      const std::string folded = fold_identity(id, *type);
+      DBX_FUZZ_CHECK(identity_matches_role(id, *type, folded) || *type == IdentityType::group);
+    }
+  }
+  return 0;
+}
