@@ -8,20 +8,19 @@ regenerate the docs with `bench/run --report-from bench/results/<date>.json`.
 
 EXPLANATIONS = {
     ("signature", "RS256 validation"): (
-        "Where the time goes (perf on `core_bench`, `BM_Validate/RS256`): about 60% of a cold "
-        "RS256 validation is in libcrypto; the rest is the work around the signature — "
-        "base64url decoding of the three segments (byte by byte), two strict JSON parses into "
-        "nlohmann DOMs, re-serialising the payload into `claims_json`, the SHA-256 "
-        "fingerprint, and the allocations all of these make. An RSA-2048 verify with "
-        "e = 65537 is so cheap (tens of µs) that this fixed overhead shows; next to the 3–8× "
-        "slower ES256 and Ed25519 verifies the same overhead matters much less (their "
-        "ratios above). `verify_signature()` alone also trails `openssl speed`, which reuses "
-        "one context: the core builds an `EVP_PKEY_CTX`/`EVP_MD_CTX` and fetches the digest "
-        "per call (OpenSSL 3 provider lookups, `OPENSSL_LH_doall_arg` in the profile). To "
-        "reach 80%: keep the decoded payload text instead of re-serialising it, decode "
-        "base64url into a pre-sized buffer, fetch the `EVP_MD` once, and compute the "
-        "fingerprint only when it is logged. Pooled use does not pay this at all: a cache hit "
-        "is 30–200× cheaper (second target)."),
+        "The signature check is not the problem — compare the `verify_signature()` ratio "
+        "above — the work around it is. perf on `core_bench` (`BM_Validate/RS256`): about 60% "
+        "of a cold RS256 validation is in libcrypto; the rest is base64url decoding of the "
+        "three segments (byte by byte), two strict JSON parses into nlohmann DOMs, "
+        "re-serialising the payload into `claims_json`, the SHA-256 fingerprint, and the "
+        "allocations all of these make, plus per-call OpenSSL 3 context creation and digest "
+        "fetches (`OPENSSL_LH_doall_arg` in the profile) that `openssl speed` does once. An "
+        "RSA-2048 verify with e = 65537 is so cheap (tens of µs) that this fixed overhead "
+        "shows; next to the 3–8× slower ES256 and Ed25519 verifies the same overhead matters "
+        "much less (their ratios above). To reach 80%: keep the decoded payload text instead "
+        "of re-serialising it, decode base64url into a pre-sized buffer, fetch the `EVP_MD` "
+        "once, and compute the fingerprint only when it is logged. Pooled use does not pay "
+        "this at all: a cache hit is 30–200× cheaper (second target)."),
     ("login", "token login"): (
         "Every login is a new backend, and a new backend can validate its first token only "
         "after loading the keys from shared memory: `refresh_keys()` → `parse_jwks()`, which "
@@ -58,14 +57,19 @@ EXPLANATIONS = {
         "datum returned, `current_identity()` approaches that floor and the ratio rises past "
         "40×. A smaller claims object would make the JSON-GUC baseline cheaper."),
     ("pool", "set_token overhead"): (
-        "On a cache hit `set_token` costs about 2–3× a `SELECT 1` round trip (figure 3), mostly "
-        "in PostgreSQL rather than the extension (perf: ~6% of the backend's time is in "
-        "dbx_oauth.so): role lookups including uncached `pg_shseclabel` reads for the identity "
-        "label (`GetSecurityLabel` has no syscache), `SET LOCAL ROLE` through the GUC machinery "
-        "and its end-of-transaction unwinding, and re-parsing the claims JSON for `claims()`. "
-        "Against a two-statement transaction through PgBouncer on this loaded 2-core machine "
-        "the difference is close to the run-to-run noise (see min–max); caching the role and "
-        "label per identity would cut most of it."),
+        "Mostly structural: the baseline transaction is three round trips through PgBouncer "
+        "(`BEGIN`, the primary-key `SELECT`, `COMMIT`) doing almost no work, and `set_token` "
+        "as its own statement adds a fourth, so even a free `set_token` would add about a "
+        "third; on top of that a cache-hit `set_token` costs about 2.5–3.5× a `SELECT 1` "
+        "(figure 3), mostly in PostgreSQL rather than the extension (perf: ~6% of the "
+        "backend's time is in dbx_oauth.so): role lookups including uncached `pg_shseclabel` "
+        "reads for the identity label (`GetSecurityLabel` has no syscache), `SET LOCAL ROLE` "
+        "through the GUC machinery and its end-of-transaction unwinding, and re-parsing the "
+        "claims JSON for `claims()`. This machine's noise is large here (see min–max; another "
+        "run measured −1%). The target is reachable for transactions that do real work, or "
+        "when the client sends `BEGIN; SELECT dbx_oauth.set_token(...)` in one round trip "
+        "(simple-query batch or pipelining); caching role and label per identity would cut "
+        "the server-side part."),
     ("volume", "≤ 100 ns extra"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
         "path rules in well under 100 ns (core series above). The extra SQL cost is glue "

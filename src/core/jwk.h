@@ -77,8 +77,15 @@ inline constexpr std::size_t kMaxJwksKeys = 100;
 inline constexpr int kMinRsaBits = 2048;
 inline constexpr int kMaxRsaBits = 16384;
 
+// How much checking a key gets.  OpenSSL's RSA public-key check (SP
+// 800-56B) costs milliseconds per key: the worker and the jwks_file loader
+// run it (full) before publishing to shared memory, and backends, which
+// parse only what those published, skip it (trusted_source) so a new
+// connection does not pay for it.  Every other rule applies in both modes.
+enum class KeyCheck { full, trusted_source };
+
 // Errors only when the document itself is unusable (not strict JSON, no
 // "keys" array, over the limits above); bad keys land in jwks.skipped.
-JwksParseResult parse_jwks(std::string_view json);
+JwksParseResult parse_jwks(std::string_view json, KeyCheck check = KeyCheck::full);
 
 }  // namespace dbx_oauth::core

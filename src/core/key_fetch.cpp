@@ -56,6 +56,15 @@ JwksCheck check_jwks_document(std::string_view json, size_t max_bytes) {
     out.error = "invalid JWKS: " + doc.detail;
     return out;
   }
+  // Publish only the keys that passed every check: backends re-parse the
+  // published set without the costly RSA public-key check
+  // (KeyCheck::trusted_source), so a key skipped here must not reach them.
+  nlohmann::json usable = nlohmann::json::array();
+  for (const nlohmann::json& key : doc.value["keys"]) {
+    nlohmann::json single = {{"keys", nlohmann::json::array({key})}};
+    if (parse_jwks(single.dump()).jwks.keys.size() == 1) usable.push_back(key);
+  }
+  doc.value["keys"] = std::move(usable);
   out.compact_json = doc.value.dump();
   if (out.compact_json.size() > max_bytes) {
     out.error = "JWKS is " + std::to_string(out.compact_json.size()) + " bytes, more than the limit of " +

@@ -51,13 +51,17 @@ struct PgCallError : SqlError {
     using SqlError::SqlError;
 };
 
-/* Plain data: survives the longjmp of ereport(). */
+/*
+ * Plain data: survives the longjmp of ereport().  The buffers are left
+ * uninitialised on purpose (fill_pg_error writes all three): entry points
+ * that run per row, like current_identity(), must not clear 2 KB per call.
+ */
 struct PgError {
     int sqlstate = 0;
     int elevel = ERROR;
-    char message[512] = {0};
-    char detail[1024] = {0};
-    char hint[512] = {0};
+    char message[512];
+    char detail[1024];
+    char hint[512];
 };
 
 void fill_pg_error(PgError *out, int sqlstate, const char *message, const char *detail,

@@ -4,7 +4,7 @@
  * The file is read and parsed here, in C++, inside the boundary; only the
  * resulting status is reported with ereport once all C++ objects are gone.
  */
-#include "core/jwk.h"
+#include "core/key_fetch.h"
 
 #include <fstream>
 #include <sstream>
@@ -27,15 +27,13 @@ int publish_file(const char *path) {
     std::ostringstream buf;
     buf << in.rdbuf();
     std::string text = buf.str();
-    if (text.size() > KEY_STORE_MAX_JWKS_BYTES)
-        throw dbx_oauth::pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "JWKS file is too large");
-    dbx_oauth::core::JwksParseResult parsed = dbx_oauth::core::parse_jwks(text);
-    if (!parsed.ok)
-        throw dbx_oauth::pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "JWKS file is invalid",
-                                      parsed.error);
-    int count = static_cast<int>(parsed.jwks.keys.size());
-    if (!key_store_publish(KEY_STORE_FILE_SLOT, KEY_SOURCE_JWKS_FILE, text.data(), text.size(),
-                           count))
+    /* the same check the worker applies: only usable keys are published */
+    dbx_oauth::core::JwksCheck check = dbx_oauth::core::check_jwks_document(text, KEY_STORE_MAX_JWKS_BYTES);
+    if (!check.ok)
+        throw dbx_oauth::pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "JWKS file is invalid", check.error);
+    int count = check.key_count;
+    if (!key_store_publish(KEY_STORE_FILE_SLOT, KEY_SOURCE_JWKS_FILE, check.compact_json.data(),
+                           check.compact_json.size(), count))
         throw dbx_oauth::pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                                       "no key store slot for the JWKS file");
     return count;

@@ -98,7 +98,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_keys(PG_FUNCTION_ARGS) {
             std::vector<IssuerKeys> slots = key_store_copy(&version);
             for (const IssuerKeys &slot : slots) {
                 /* The worker checked the text before publishing it. */
-                dbx_oauth::core::JwksParseResult parsed = dbx_oauth::core::parse_jwks(slot.jwks_json);
+                dbx_oauth::core::JwksParseResult parsed = dbx_oauth::core::parse_jwks(slot.jwks_json, dbx_oauth::core::KeyCheck::trusted_source);
                 if (!parsed.ok)
                     continue;
                 for (const dbx_oauth::core::Jwk &key : parsed.jwks.keys)

@@ -92,9 +92,10 @@ void refresh_keys(BackendState &s) {
     core::Jwks file_keys;
     std::map<std::string, core::Jwks> fetched;
     for (const IssuerKeys &slot : slots) {
-        core::JwksParseResult parsed = core::parse_jwks(slot.jwks_json);
+        /* published by the worker or the jwks_file loader after a full check */
+        core::JwksParseResult parsed = core::parse_jwks(slot.jwks_json, core::KeyCheck::trusted_source);
         if (!parsed.ok)
-            continue; /* the worker validated it; a bad slot simply contributes nothing */
+            continue; /* a bad slot simply contributes nothing */
         if (slot.issuer == KEY_STORE_FILE_SLOT)
             file_keys = std::move(parsed.jwks);
         else

@@ -273,6 +273,9 @@ BEGIN
 
     --------------------------------------------------------------- pg_hba
     -- pg_hba_file_rules shows the file on disk (what the next reload loads).
+    -- OAuth roles are the labelled ones: an authenticator that was granted
+    -- OAuth roles is a member of dbx_oauth_users too, but logs in with its
+    -- own password on its own line (docs/pooling.md), which is no finding.
     -- A line "can match an OAuth role" when its user column is all,
     -- +dbx_oauth_users, an OAuth role, or +group of one, its database column
     -- is not only "replication", and no earlier line takes every OAuth
@@ -280,10 +283,7 @@ BEGIN
     -- +dbx_oauth_users, same or wider address).
     FOR r IN
         WITH oauth AS (
-            SELECT o.role_oid AS oid, o.role_name AS name FROM dbx_oauth.roles o
-            UNION
-            SELECT m.oid, m.rolname::text FROM pg_roles m, pg_roles g
-            WHERE g.rolname = 'dbx_oauth_users' AND m.oid <> g.oid AND pg_has_role(m.oid, g.oid, 'MEMBER')),
+            SELECT o.role_oid AS oid, o.role_name AS name FROM dbx_oauth.roles o),
         lines AS (
             SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method, h.error,
                    CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet & h.netmask::inet)::inet END AS first,
@@ -381,13 +381,12 @@ BEGIN
     RETURN NEXT;
 
     -- Methods other than trust skip the token check (the hook acts on trust
-    -- lines only); password methods matter only when a role has a password.
+    -- lines only); password methods matter only when an OAuth role has a
+    -- password.
     SELECT string_agg(format('%I', a.rolname), ', ' ORDER BY a.rolname) INTO pw_roles
     FROM pg_authid a
     WHERE a.rolpassword IS NOT NULL
-      AND (EXISTS (SELECT 1 FROM dbx_oauth.roles o WHERE o.role_oid = a.oid)
-           OR EXISTS (SELECT 1 FROM pg_roles g
-                      WHERE g.rolname = 'dbx_oauth_users' AND pg_has_role(a.oid, g.oid, 'MEMBER')));
+      AND EXISTS (SELECT 1 FROM dbx_oauth.roles o WHERE o.role_oid = a.oid);
     "check" := 'hba_method';
     IF cardinality(skipping_lines) > 0 THEN
         status := 'error';

@@ -220,6 +220,16 @@ check_cycle('hba_method', 'error', 'ok',
 	sub { $node->safe_psql('postgres', 'ALTER ROLE "alice@example.com" PASSWORD NULL') });
 unlike(detail('hba_method') . detail('role_guard'), qr/not-a-token/, 'no password in the output');
 
+# The shared-pool authenticator (docs/pooling.md): a password role granted
+# OAuth roles, with its own scram line before the trust line, is no finding.
+$node->safe_psql('postgres', q{
+	CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD 'pool-secret';
+	GRANT "alice@example.com" TO authenticator;
+});
+set_hba('local all all trust', 'hostssl all authenticator 127.0.0.1/32 scram-sha-256', @good_hba[1 .. $#good_hba]);
+is(not_ok(), '', 'authenticator pattern: every check is ok');
+set_hba(@good_hba);
+
 check_cycle('ssl', 'error', 'ok',
 	sub { set_conf('ssl', 'off') },
 	sub { set_conf('ssl', undef) });

@@ -50,11 +50,11 @@ nlohmann::json group(const std::string& id, const std::string& name, nlohmann::j
 TEST(Scim, ParsesAPageWithMemberKinds) {
   auto p = parse_scim_groups_page(page(
       1, 1,
-      {group("g1", "analysts",
+      nlohmann::json::array({group("g1", "analysts",
              {{{"value", "u1"}, {"display", "Alice Smith"}, {"$ref", "Users/u1"}},
               {{"value", "s1"}, {"display", "etl"}, {"$ref", "ServicePrincipals/s1"}},
               {{"value", "g2"}, {"$ref", "https://h/api/2.0/preview/scim/v2/Groups/g2"}},
-              {{"value", "x"}}})}));
+              {{"value", "x"}}})})));
   ASSERT_TRUE(p.ok) << p.error;
   ASSERT_EQ(p.groups.size(), 1u);
   const auto& m = p.groups[0].members;
@@ -85,11 +85,11 @@ TEST(Scim, RejectsBrokenPages) {
 
 TEST(Scim, PagingFollowsStartIndexUntilEverythingIsSeen) {
   std::string error;
-  auto p1 = parse_scim_groups_page(page(3, 1, {group("1", "a", nlohmann::json::array()),
-                                              group("2", "A", nlohmann::json::array())}));
+  auto p1 = parse_scim_groups_page(page(3, 1, nlohmann::json::array({group("1", "a", nlohmann::json::array()),
+                                                                 group("2", "A", nlohmann::json::array())})));
   ASSERT_TRUE(p1.ok);
   EXPECT_EQ(scim_next_start_index(p1, 1, 2, &error), 3);
-  auto p2 = parse_scim_groups_page(page(3, 3, {group("3", "a ", nlohmann::json::array())}));
+  auto p2 = parse_scim_groups_page(page(3, 3, nlohmann::json::array({group("3", "a ", nlohmann::json::array())})));
   EXPECT_EQ(scim_next_start_index(p2, 3, 3, &error), std::nullopt);
   EXPECT_TRUE(error.empty());
   // An empty page ends the listing even if totalResults promised more.
