@@ -282,10 +282,18 @@ const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace
     return nullptr;
 }
 
+bool session_identity_effective_cached(const EffectiveIdentity **out) noexcept {
+    if (effective_built_for != source_version || effective_built_user != GetOuterUserId())
+        return false;
+    *out = effective_present ? &effective : nullptr;
+    return true;
+}
+
 const EffectiveIdentity *session_identity_effective() {
+    const EffectiveIdentity *cached = nullptr;
+    if (session_identity_effective_cached(&cached))
+        return cached;
     Oid user = GetOuterUserId();
-    if (effective_built_for == source_version && effective_built_user == user)
-        return effective_present ? &effective : nullptr;
 
     if (IsParallelWorker()) {
         effective_present = fill_from_leader();

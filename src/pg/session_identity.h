@@ -53,8 +53,15 @@ bool session_identity_login_is_oauth();
  */
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds);
 
-/* nullptr when the session has no OAuth identity. */
+/* nullptr when the session has no OAuth identity.  May throw (a rebuild allocates). */
 const EffectiveIdentity *session_identity_effective();
+
+/*
+ * The per-row fast path: true when the cached effective identity is
+ * current (then *out is it, or nullptr for none); false when a rebuild is
+ * needed, which only session_identity_effective() does.  Never throws.
+ */
+bool session_identity_effective_cached(const EffectiveIdentity **out) noexcept;
 
 /* For volume policies: the OAuth identity and whether it is a service principal. */
 bool session_identity(std::string *identity, bool *is_service_principal);

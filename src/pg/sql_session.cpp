@@ -36,10 +36,12 @@ PG_FUNCTION_INFO_V1(dbx_oauth_has_scope);
 PG_FUNCTION_INFO_V1(dbx_oauth_token_expires_at);
 }
 
-/* The effective identity; C++ work is guarded because a rebuild allocates. */
+/* The effective identity; only a rebuild (which allocates) needs the C++ guard. */
 static const EffectiveIdentity *effective_or_error() {
-    PgError err;
     const EffectiveIdentity *e = nullptr;
+    if (session_identity_effective_cached(&e))
+        return e;
+    PgError err;
     if (!cpp_call(&err, [&] { e = session_identity_effective(); }))
         raise_pg_error(&err);
     return e;
