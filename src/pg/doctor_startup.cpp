@@ -13,6 +13,7 @@
  */
 #include "pg/doctor_startup.h"
 #include "pg/guc.h"
+#include "pg/bgworkers.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -26,16 +27,7 @@ extern "C" {
 }
 
 void doctor_startup_register(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof worker);
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    strlcpy(worker.bgw_library_name, "dbx_oauth", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "dbx_oauth_doctor_startup_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "dbx_oauth startup check", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "dbx_oauth startup check", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
+    register_dbx_oauth_worker("dbx_oauth startup check", "dbx_oauth_doctor_startup_main", BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, BgWorkerStart_RecoveryFinished, BGW_NEVER_RESTART);
 }
 
 /* Logs every error-level finding; returns their number, -1 without the extension. */

@@ -17,6 +17,7 @@
 #include "core/backoff.h"
 #include "core/client_credentials.h"
 #include "core/discovery.h"
+#include "core/setting_list.h"
 #include "core/http_client.h"
 #include "core/http_credentialed.h"
 #include "core/scim.h"
@@ -34,6 +35,7 @@
 #include "pg/group_store.h"
 #include "pg/guc.h"
 #include "pg/identity_sync_worker.h"
+#include "pg/bgworkers.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -144,16 +146,9 @@ void copy_text(char *dst, size_t cap, const std::string &src) {
 }
 
 std::string first_issuer() {
-    std::string list = dbx_oauth_issuers ? dbx_oauth_issuers : "";
-    std::string item;
-    std::istringstream in(list);
-    while (std::getline(in, item, ',')) {
-        size_t b = item.find_first_not_of(" \t");
-        size_t e = item.find_last_not_of(" \t");
-        if (b != std::string::npos)
-            return item.substr(b, e - b + 1);
-    }
-    return {};
+    std::vector<std::string> issuers =
+        core::split_setting_list(dbx_oauth_issuers ? dbx_oauth_issuers : "");
+    return issuers.empty() ? std::string() : issuers.front();
 }
 
 bool sync_enabled() {
@@ -628,9 +623,8 @@ void detach_at_exit(int, Datum) {
     group_store_worker_detach();
 }
 
-void report(const pg::PgError &err) {
-    ereport(WARNING, (errcode(err.sqlstate), errmsg("dbx_oauth identity sync: %s", err.message),
-                      err.detail[0] ? errdetail("%s", err.detail) : 0));
+void report(const dbx_oauth::pg::PgError &err) {
+    report_worker_error("dbx_oauth identity sync", err);
 }
 
 }  // namespace
@@ -910,17 +904,8 @@ static void reconcile(const CatalogView *cat, MemoryContext cxt) {
 }
 
 void identity_sync_worker_register(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof worker);
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     /* Hot standbys too: they publish membership for their own logins. */
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = 10;
-    strlcpy(worker.bgw_library_name, "dbx_oauth", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "dbx_oauth_identity_sync_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "dbx_oauth identity sync", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "dbx_oauth identity sync", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
+    register_dbx_oauth_worker("dbx_oauth identity sync", "dbx_oauth_identity_sync_main", BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, BgWorkerStart_ConsistentState, 10);
 }
 
 extern "C" PGDLLEXPORT void dbx_oauth_identity_sync_main(Datum) {

@@ -9,6 +9,7 @@
  */
 #include "pg/eviction.h"
 #include "pg/session_worker.h"
+#include "pg/bgworkers.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -26,16 +27,7 @@ extern "C" {
 static constexpr long kScanIntervalMs = 1000;
 
 void session_worker_register(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof(worker));
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = 2;
-    strlcpy(worker.bgw_library_name, "dbx_oauth", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "dbx_oauth_session_worker_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "dbx_oauth session monitor", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "dbx_oauth session monitor", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
+    register_dbx_oauth_worker("dbx_oauth session monitor", "dbx_oauth_session_worker_main", BGWORKER_SHMEM_ACCESS, BgWorkerStart_ConsistentState, 2);
 }
 
 extern "C" PGDLLEXPORT void dbx_oauth_session_worker_main(Datum) {

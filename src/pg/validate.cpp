@@ -7,6 +7,7 @@
  *   - the validated-token cache (invalidated when either of the above moves).
  * The hot path for a cached token is two counter compares and a hash lookup.
  */
+#include "core/setting_list.h"
 #include "core/token_cache.h"
 #include "core/validator.h"
 
@@ -24,18 +25,7 @@ namespace dbx_oauth::pg {
 namespace {
 
 std::vector<std::string> split_list(const char *value) {
-    std::vector<std::string> out;
-    if (value == nullptr)
-        return out;
-    std::string item;
-    std::istringstream in(value);
-    while (std::getline(in, item, ',')) {
-        size_t b = item.find_first_not_of(" \t");
-        size_t e = item.find_last_not_of(" \t");
-        if (b != std::string::npos)
-            out.push_back(item.substr(b, e - b + 1));
-    }
-    return out;
+    return value == nullptr ? std::vector<std::string>{} : core::split_setting_list(value);
 }
 
 struct BackendState {

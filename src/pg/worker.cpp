@@ -17,6 +17,7 @@
 #include "core/backoff.h"
 #include "core/http_client.h"
 #include "core/key_fetch.h"
+#include "core/setting_list.h"
 #include "pg/persist.h" /* includes core headers: before postgres.h */
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include "pg/guc.h"
 #include "pg/key_store.h"
 #include "pg/worker.h"
+#include "pg/bgworkers.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -99,21 +101,7 @@ void copy_text(char *dst, size_t cap, const std::string &src) {
 }
 
 std::vector<std::string> split_list(const char *value) {
-    std::vector<std::string> out;
-    if (value == nullptr)
-        return out;
-    std::string item;
-    std::istringstream in(value);
-    while (std::getline(in, item, ',')) {
-        size_t b = item.find_first_not_of(" \t");
-        size_t e = item.find_last_not_of(" \t");
-        if (b == std::string::npos)
-            continue;
-        std::string name = item.substr(b, e - b + 1);
-        if (std::find(out.begin(), out.end(), name) == out.end())
-            out.push_back(std::move(name));
-    }
-    return out;
+    return value == nullptr ? std::vector<std::string>{} : core::split_setting_list(value);
 }
 
 TimestampTz plus_ms(TimestampTz t, int64_t ms) {
@@ -429,25 +417,15 @@ void detach_at_exit(int, Datum) {
 }
 
 /* Reports a caught exception without ending the worker. */
-void report(const pg::PgError &err) {
-    ereport(WARNING, (errcode(err.sqlstate), errmsg("dbx_oauth worker: %s", err.message),
-                      err.detail[0] ? errdetail("%s", err.detail) : 0));
+void report(const dbx_oauth::pg::PgError &err) {
+    report_worker_error("dbx_oauth worker", err);
 }
 
 }  // namespace
 
 void worker_register(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof worker);
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
     /* Keys are needed as soon as logins are possible, also on a standby. */
-    worker.bgw_start_time = BgWorkerStart_PostmasterStart;
-    worker.bgw_restart_time = 2;
-    strlcpy(worker.bgw_library_name, "dbx_oauth", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "dbx_oauth_worker_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "dbx_oauth key refresh", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "dbx_oauth key refresh", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
+    register_dbx_oauth_worker("dbx_oauth key refresh", "dbx_oauth_worker_main", BGWORKER_SHMEM_ACCESS, BgWorkerStart_PostmasterStart, 2);
 }
 
 extern "C" PGDLLEXPORT void dbx_oauth_worker_main(Datum main_arg) {
