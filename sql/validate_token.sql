@@ -23,6 +23,10 @@ FROM dbx_oauth.validate_token(:'good') AS v;
 SELECT valid, reason, identity, identity_type, expires_at > now() AS in_future
 FROM dbx_oauth.token_status(:'good');
 
+-- A token minted by an independent implementation (PyJWT) with the same keys.
+\set pyjwt `test/fixtures/mint pyjwt --dir build/regress_keys --kid regress-rsa --iss https://adb-1234567890123456.7.azuredatabricks.net/oidc --aud 1234567890123456 --sub carol@example.com --scope all-apis`
+SELECT valid, reason, identity FROM dbx_oauth.token_status(:'pyjwt');
+
 -- The other key types.
 \set ec `test/regress/mint --kid regress-ec`
 \set ed `test/regress/mint --kid regress-ed`
