@@ -109,7 +109,8 @@ int64_t days_from_civil(int64_t y, int m, int d) {
 
 std::optional<int64_t> to_unix(int year, int month0, int day, int h, int m, int s) {
   // Second 60 is a leap second (RFC 5322 allows it); it counts as :00 of the next minute.
-  if (day < 1 || day > days_in_month(year, month0) || h > 23 || m > 59 || s > 60) return std::nullopt;
+  if (day < 1 || day > days_in_month(year, month0) || h > 23 || m > 59 || s > 60)
+    return std::nullopt;
   return days_from_civil(year, month0 + 1, day) * 86400 + h * 3600 + m * 60 + s;
 }
 
@@ -121,7 +122,8 @@ std::string_view trim_blanks(std::string_view v) {
 
 int64_t unix_now() {
   using std::chrono::seconds;
-  return std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // GET that also records the clock sample of a 200 response, taking the
@@ -158,9 +160,10 @@ std::optional<int64_t> parse_http_date(std::string_view value) {
   }
   {  // asctime: Sun Nov  6 08:49:37 1994
     DateReader r(text);
-    if (r.name(kDayNames, &wday) && r.literal(" ") && r.name(kMonthNames, &month0) && r.literal(" ") &&
-        (r.digits(2, &day) || (r.literal(" ") && r.digits(1, &day))) && r.literal(" ") &&
-        r.time_of_day(&h, &m, &s) && r.literal(" ") && r.digits(4, &year) && r.done())
+    if (r.name(kDayNames, &wday) && r.literal(" ") && r.name(kMonthNames, &month0) &&
+        r.literal(" ") && (r.digits(2, &day) || (r.literal(" ") && r.digits(1, &day))) &&
+        r.literal(" ") && r.time_of_day(&h, &m, &s) && r.literal(" ") && r.digits(4, &year) &&
+        r.done())
       return to_unix(year, month0, day, h, m, s);
   }
   return std::nullopt;
@@ -185,7 +188,8 @@ JwksCheck check_jwks_document(std::string_view json, size_t max_bytes) {
   if (out.key_count == 0) {
     out.error = "JWKS has no usable keys";
     if (!out.skipped.empty())
-      out.error += " (" + std::to_string(out.skipped.size()) + " skipped, first: " + out.skipped.front().why + ")";
+      out.error += " (" + std::to_string(out.skipped.size()) +
+                   " skipped, first: " + out.skipped.front().why + ")";
     return out;
   }
   // parse_jwks accepted the text, so the strict parser does too.
@@ -205,8 +209,8 @@ JwksCheck check_jwks_document(std::string_view json, size_t max_bytes) {
   doc.value["keys"] = std::move(usable);
   out.compact_json = doc.value.dump();
   if (out.compact_json.size() > max_bytes) {
-    out.error = "JWKS is " + std::to_string(out.compact_json.size()) + " bytes, more than the limit of " +
-                std::to_string(max_bytes);
+    out.error = "JWKS is " + std::to_string(out.compact_json.size()) +
+                " bytes, more than the limit of " + std::to_string(max_bytes);
     out.compact_json.clear();
     return out;
   }

@@ -170,7 +170,7 @@ static void dbx_oauth_client_authentication(Port *port, int status) {
     if (password == nullptr && !too_long)
         proc_exit(0); /* client hung up to ask its user for a password */
     if (password == nullptr)
-        reject(port, "malformed", "", "", "(password message too long)");
+        reject(port, "token_too_large", "", "", "(password message over 65535 bytes)");
     if (password[0] == '\0')
         reject(port, "empty_token", "", "", nullptr);
 

@@ -85,6 +85,14 @@ struct KeyStoreStatus {
     TimestampTz next_refresh;
     int consecutive_failures;
     char last_error[KEY_STORE_MAX_ERROR_LEN]; /* empty after a success */
+    /*
+     * The issuer's clock minus ours (seconds, positive = ours behind) from
+     * the Date header of the last 200 response (core::clock_offset_seconds:
+     * |offset| <= 1 s is 0).  clock_measured is false until a fetch got a
+     * 200 response, and when the last such response had no usable Date.
+     */
+    bool clock_measured;
+    int64 clock_offset_s;
 };
 
 /* Inserts or replaces the status row of status->issuer. */

@@ -55,9 +55,16 @@ void put_key_row(ReturnSetInfo *rsinfo, const IssuerKeys &slot, const dbx_oauth:
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/* An interval of whole seconds (time part only, like make_interval(secs => n)). */
+Datum seconds_interval(int64 seconds) {
+    Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
+    iv->time = seconds * USECS_PER_SEC;
+    return IntervalPGetDatum(iv);
+}
+
 void put_status_row(ReturnSetInfo *rsinfo, const KeyStoreStatus &st, const IssuerKeys *slot) {
-    Datum values[8];
-    bool nulls[8] = {false};
+    Datum values[9];
+    bool nulls[9] = {false};
     values[0] = CStringGetTextDatum(st.issuer);
     values[1] = ts_or_null(st.last_attempt, &nulls[1]);
     values[2] = ts_or_null(st.last_success, &nulls[2]);
@@ -66,6 +73,8 @@ void put_status_row(ReturnSetInfo *rsinfo, const KeyStoreStatus &st, const Issue
     values[5] = ts_or_null(st.next_refresh, &nulls[5]);
     values[6] = Int32GetDatum(slot ? slot->key_count : 0);
     values[7] = text_or_null(slot ? key_source_name(slot->source) : nullptr, &nulls[7]);
+    nulls[8] = !st.clock_measured;
+    values[8] = st.clock_measured ? seconds_interval(st.clock_offset_s) : (Datum) 0;
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

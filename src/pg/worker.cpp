@@ -323,6 +323,11 @@ void refresh_issuer(WorkerState &s, IssuerState &is) {
     const TimestampTz done = GetCurrentTimestamp();
     if (!r.ok && ShutdownRequestPending)
         return; /* cancelled by SIGTERM: not the issuer's failure */
+    /* A round without any 200 response keeps the previous clock sample. */
+    if (r.clock_sampled) {
+        is.status.clock_measured = r.clock_offset_s.has_value();
+        is.status.clock_offset_s = r.clock_offset_s.value_or(0);
+    }
     if (r.ok && !key_store_publish(is.issuer.c_str(), KEY_SOURCE_DISCOVERY, r.jwks.compact_json.data(),
                                    r.jwks.compact_json.size(), r.jwks.key_count)) {
         r.ok = false;

@@ -24,12 +24,13 @@ GRANT SELECT ON dbx_oauth.keys TO pg_monitor;
 CREATE FUNCTION dbx_oauth.worker_status(
     OUT issuer text, OUT last_attempt timestamptz, OUT last_success timestamptz,
     OUT last_error text, OUT consecutive_failures integer,
-    OUT next_refresh timestamptz, OUT key_count integer, OUT source text)
+    OUT next_refresh timestamptz, OUT key_count integer, OUT source text,
+    OUT clock_offset interval)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'dbx_oauth_worker_status'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION dbx_oauth.worker_status() IS
-  'Key-refresh worker state per issuer ("*" = jwks_file): last attempt and success, last error (NULL when healthy), consecutive failures, next refresh, key count and source';
+  'Key-refresh worker state per issuer ("*" = jwks_file): last attempt and success, last error (NULL when healthy), consecutive failures, next refresh, key count and source, and clock_offset: the issuer''s Date header minus the server time at receipt (positive = server clock behind; whole seconds, |offset| <= 1 s shown as 0; NULL when not measured)';
 REVOKE ALL ON FUNCTION dbx_oauth.worker_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.worker_status() TO pg_monitor;
 

@@ -18,6 +18,7 @@ FakeWorkspace - a fake Databricks workspace for dbx_oauth TAP tests
   my $token = $ws->mint(sub => 'alice@example.com');
   my $bad   = $ws->mint(sub => 'alice@example.com', lifetime => -60);
   $ws->fault(path => 'jwks', mode => 'status', status => 503);
+  $ws->set_clock_offset(600);                             # Date headers 10 min ahead
   is($ws->stats->{jwks}, 1, 'one JWKS fetch');
   $ws->stop;                                              # also on DESTROY / END
 
@@ -194,6 +195,10 @@ sub rotate_keys { my ($self, %o) = @_; $self->control('/keys/rotate', \%o)->{kid
 sub add_key     { my ($self, %o) = @_; $self->control('/keys/add', \%o)->{kid} }
 sub remove_key  { my ($self, $kid, %o) = @_; $self->control('/keys/remove', { %o, kid => $kid }) }
 sub scim_page_size { $_[0]->control('/scim_page_size', { page_size => $_[1] }) }
+
+# Skew the Date header of every response by $seconds (positive: the
+# workspace's clock is ahead of ours); 0 (or reset_all) ends it.
+sub set_clock_offset { $_[0]->control('/clock', { offset_seconds => $_[1] + 0 }) }
 
 sub add_client
 {

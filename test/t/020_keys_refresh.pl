@@ -55,6 +55,11 @@ is($node->safe_psql('postgres',
 	   AND last_success IS NOT NULL AND next_refresh > now() AND key_count > 0 AND source = 'discovery'
 	 FROM dbx_oauth.worker_status() WHERE issuer <> '*'"),
 	't', 'worker_status shows a healthy issuer');
+# Same machine, same clock: the issuer's Date header is within the 1 s
+# resolution (reported as 0), or a little more under load.
+is($node->safe_psql('postgres',
+	"SELECT abs(extract(epoch FROM clock_offset)) <= 2 FROM dbx_oauth.worker_status() WHERE issuer <> '*'"),
+	't', 'worker_status shows a clock offset of about 0');
 
 my $tok = $ws->mint(sub => 'alice@example.com');
 is(token_status($tok), 'true:ok', 'token signed with the current key validates');

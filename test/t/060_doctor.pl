@@ -76,8 +76,8 @@ sub detail
 		"SELECT string_agg(detail, ' | ') FROM dbx_oauth.doctor() WHERE \"check\" = '$check'");
 }
 
-# Everything that is not ok, as "check=status ..." (the clock check is
-# separate: see below).
+# Everything that is not ok, as "check=status ..." (the clock check has its
+# own section below).
 sub not_ok
 {
 	return $node->safe_psql('postgres',
@@ -167,8 +167,36 @@ check_cycle('key_refresh', 'warning', 'ok',
 is(doctor('issuer_keys'), 'ok', 'issuer_keys stayed ok while refreshes failed (last good keys)');
 
 # ------------------------------------------------------------------ clock
-# The worker does not expose the issuer's Date header yet: the check says so.
-like(doctor('clock'), qr/^(ok|warning)$/, 'clock: one row');
+# The worker compares the issuer's Date header with the server clock; the
+# fake workspace runs on this machine, so only a skewed Date header makes a
+# difference.  Each change takes effect at the next fetch (refresh_keys()).
+sub clock_after_refresh
+{
+	my ($offset) = @_;
+	$ws->set_clock_offset($offset);
+	$node->safe_psql('postgres', 'SELECT dbx_oauth.refresh_keys()');
+	return doctor('clock');
+}
+is(doctor('clock'), 'ok', 'clock: ok when the issuer\'s Date header matches the server clock');
+like(detail('clock'), qr/within 1 s of every issuer/, 'clock: detail');
+is(clock_after_refresh(600), 'error', 'clock: error when the issuer is 600 s ahead');
+like(detail('clock'), qr/server clock is (599|600|601) s behind the clock of issuer \Q${\ $ws->issuer}\E, more than dbx_oauth.clock_skew \(60 s\)/,
+	'clock: the detail says by how much and which way');
+is($node->safe_psql('postgres', 'SELECT extract(epoch FROM clock_offset) BETWEEN 598 AND 601 FROM dbx_oauth.worker_status() WHERE issuer <> \'*\''),
+	't', 'worker_status().clock_offset: about +600 s');
+is(clock_after_refresh(-30), 'warning', 'clock: warning when the issuer is 30 s behind (more than 5 s, within clock_skew)');
+like(detail('clock'), qr/server clock is (29|30|31) s ahead of the clock of issuer/, 'clock: ahead of');
+set_conf('dbx_oauth.clock_skew', '10s');
+is(doctor('clock'), 'error', 'clock: 30 s is an error with clock_skew = 10s');
+set_conf('dbx_oauth.clock_skew', undef);
+# A failed refresh keeps the last measurement.
+$ws->fault(path => 'discovery', mode => 'status', status => 503);
+$node->psql('postgres', 'SELECT dbx_oauth.refresh_keys()');
+$ws->clear_faults;
+is(doctor('clock'), 'warning', 'clock: a failed refresh keeps the last measurement');
+is(clock_after_refresh(0), 'ok', 'clock: ok again after the skew is gone');
+is($node->safe_psql('postgres', 'SELECT abs(extract(epoch FROM clock_offset)) <= 2 FROM dbx_oauth.worker_status() WHERE issuer <> \'*\''),
+	't', 'worker_status().clock_offset: about 0 again');
 
 # ------------------------------------------------------------------ roles
 check_cycle('role_guard', 'error', 'ok',

@@ -39,31 +39,31 @@ TEST(HttpDate, RejectsEverythingElse) {
   for (const char* bad : {
            "",
            "GMT",
-           "Sun, 06 Nov 1994 08:49:37",            // no zone
-           "Sun, 06 Nov 1994 08:49:37 UTC",        // only GMT
-           "Sun, 06 Nov 1994 08:49:37 +0000",      // RFC 5322 zones are not HTTP-dates
-           "Sun, 06 Nov 1994 08:49:37 GMT x",      // trailing garbage
-           "sun, 06 Nov 1994 08:49:37 GMT",        // names are case-sensitive
+           "Sun, 06 Nov 1994 08:49:37",        // no zone
+           "Sun, 06 Nov 1994 08:49:37 UTC",    // only GMT
+           "Sun, 06 Nov 1994 08:49:37 +0000",  // RFC 5322 zones are not HTTP-dates
+           "Sun, 06 Nov 1994 08:49:37 GMT x",  // trailing garbage
+           "sun, 06 Nov 1994 08:49:37 GMT",    // names are case-sensitive
            "Sun, 06 nov 1994 08:49:37 GMT",
            "Xyz, 06 Nov 1994 08:49:37 GMT",
-           "Sun, 6 Nov 1994 08:49:37 GMT",         // two-digit day
-           "Sun, 06 Nov 94 08:49:37 GMT",          // four-digit year
+           "Sun, 6 Nov 1994 08:49:37 GMT",  // two-digit day
+           "Sun, 06 Nov 94 08:49:37 GMT",   // four-digit year
            "Sun,06 Nov 1994 08:49:37 GMT",
            "Sun, 06 Nov 1994 8:49:37 GMT",
            "Sun, 06 Nov 1994 08:49 GMT",
-           "Sun, 32 Jan 1994 08:49:37 GMT",        // day out of range
+           "Sun, 32 Jan 1994 08:49:37 GMT",  // day out of range
            "Sun, 00 Jan 1994 08:49:37 GMT",
-           "Mon, 29 Feb 1900 00:00:00 GMT",        // not a leap year
+           "Mon, 29 Feb 1900 00:00:00 GMT",  // not a leap year
            "Mon, 29 Feb 2100 00:00:00 GMT",
            "Sun, 31 Apr 1994 00:00:00 GMT",
-           "Sun, 06 Nov 1994 24:00:00 GMT",        // time out of range
+           "Sun, 06 Nov 1994 24:00:00 GMT",  // time out of range
            "Sun, 06 Nov 1994 08:60:00 GMT",
            "Sun, 06 Nov 1994 08:49:61 GMT",
            "Sun, 06 Nov 1994 08:49:-1 GMT",
-           "Sun, 06 Nov 1994 08:49:37 GMT\r\n",    // the header callback strips CRLF
-           "Sunday, 06-Nov-1994 08:49:37 GMT",     // RFC 850 has two-digit years
-           "Sun, 06-Nov-94 08:49:37 GMT",          // ... and long day names
-           "Sun Nov 6 08:49:37 1994",              // asctime pads the day with a space
+           "Sun, 06 Nov 1994 08:49:37 GMT\r\n",  // the header callback strips CRLF
+           "Sunday, 06-Nov-1994 08:49:37 GMT",   // RFC 850 has two-digit years
+           "Sun, 06-Nov-94 08:49:37 GMT",        // ... and long day names
+           "Sun Nov 6 08:49:37 1994",            // asctime pads the day with a space
            "Sun Nov  6 08:49:37 1994 GMT",
            "784111777",
        }) {
