@@ -22,40 +22,27 @@ EXPLANATIONS = {
         "once, and compute the fingerprint only when it is logged. Pooled use does not pay "
         "this at all: a cache hit is 30–200× cheaper (second target)."),
     ("login", "token login"): (
-        "Every login is a new backend, and a new backend can validate its first token only "
-        "after loading the keys from shared memory: `refresh_keys()` → `parse_jwks()`, which "
-        "imports each key with `EVP_PKEY_fromdata` and then runs `EVP_PKEY_public_check`. For "
-        "RSA that is OpenSSL's SP 800-56B public-key check, which includes a probable-prime "
-        "test on the modulus: about 5 ms of CPU per RSA-2048 key on this machine (figure 6, "
-        "“core parse_jwks, 1 RSA key”) — more than a whole `trust` connection costs here, so "
-        "it dominates the login; the signature check itself is a few hundredths of a "
-        "millisecond. Over TCP+SSL the TLS handshake dilutes the same fixed cost, hence the "
-        "better ratio there. Fix in the extension (src/core/jwk.cpp, src/pg/validate.cpp): run "
-        "the full public-key check once where keys enter the system (the worker and the "
-        "`jwks_file` loader, which already reject bad keys) and import the already-checked "
-        "keys in backends without `EVP_PKEY_public_check`, so a login pays only the key import "
-        "and one verify."),
+        "Since the run of 19:31 backends import keys from shared memory without OpenSSL's "
+        "SP 800-56B RSA check (the worker and the jwks_file loader run it once and publish "
+        "only usable keys; `KeyCheck::trusted_source`), which moved the unix-socket ratio "
+        "from 0.47× to about 0.84×. What remains per new backend: parsing the published "
+        "JWKS (strict JSON, `EVP_PKEY_fromdata` per key), the extra protocol round trip "
+        "(AuthenticationCleartextPassword → PasswordMessage), one cold validation (~60 µs "
+        "for RS256, figure 1), the role-label and membership lookups, and the "
+        "session_preload_libraries guard. Follow-up: import the keys once in the postmaster "
+        "for the jwks_file and persisted sources so forked backends inherit them, and keep "
+        "DER-encoded keys in shared memory so a backend needs no JSON work."),
     ("rls", "`current_identity()` unwrapped ≤ 0.8×"): (
-        "perf on a backend running the unwrapped query: about 27% of its time is in "
-        "`effective_or_error()` (src/pg/sql_session.cpp), and 89% of that is a single "
-        "instruction — the `rep movsq` that zero-fills the 2 KB `PgError` (message, detail "
-        "and hint buffers, src/pg/boundary.h) declared for the C++ boundary on every call, "
-        "i.e. once per row. The function then pallocs and copies a new text datum per row. "
-        "`current_user` does a syscache lookup and a name→text conversion per row, so the two "
-        "end up close. Fix: test the cached identity (the common case) before entering "
-        "`cpp_call`, declare `PgError` without zero-filling it (only `sqlstate` needs a value; "
-        "`fill_pg_error` writes the rest), and return a text datum built once per identity "
-        "change instead of once per row. Removing the memset alone removes about a quarter of "
-        "the per-row cost."),
+        "Met since the 2 KB `PgError` is no longer zero-filled per call and the cached "
+        "identity is checked before entering the C++ boundary (src/pg/sql_session.cpp); "
+        "before that it measured 1.33×. What is left per row is an fmgr call and a palloc'd "
+        "text copy."),
     ("rls", "`current_identity()` unwrapped ≥ 40×"): (
-        "The ratio is (JSON-GUC time) / (`current_identity()` time), so it inherits the "
-        "per-row overhead explained in the target above: the JSON-GUC form re-parses the "
-        "whole claims object (the full ~230-byte Databricks payload, as PostgREST puts it in "
-        "`request.jwt.claims`) into jsonb on every row, while `current_identity()` pays a "
-        "2 KB memset, an fmgr call and a palloc'd copy per row. Compare each with the wrapped "
-        "forms, which show the scan-and-compare floor: with the memset gone and a cached text "
-        "datum returned, `current_identity()` approaches that floor and the ratio rises past "
-        "40×. A smaller claims object would make the JSON-GUC baseline cheaper."),
+        "The ratio is (JSON-GUC time) / (`current_identity()` time): the JSON-GUC form "
+        "re-parses the whole claims object into jsonb on every row, while "
+        "`current_identity()` pays an fmgr call and a palloc'd copy. On this noisy machine "
+        "the ratio moves around 35–45× between runs; returning a text datum built once per "
+        "identity change instead of a per-row copy would add margin."),
     ("pool", "set_token overhead"): (
         "Mostly structural: the baseline transaction is three round trips through PgBouncer "
         "(`BEGIN`, the primary-key `SELECT`, `COMMIT`) doing almost no work, and `set_token` "
@@ -72,14 +59,12 @@ EXPLANATIONS = {
         "the server-side part."),
     ("volume", "≤ 100 ns extra"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
-        "path rules in well under 100 ns (core series above). The extra SQL cost is glue "
-        "(perf on the backend): 84% of `dbx_oauth_volume_allows`' own time is a `rep movsq` "
-        "zero-filling the 2 KB `PgError` of the C++ boundary on every row (as in figure 3), "
-        "and `read_access_args` (deforming the text, enum, bigint and composite arguments), "
-        "`decide_access` and the volume lookup add the rest. Fix in src/pg/sql_volumes.cpp: do "
-        "not zero-fill `PgError` per call, and skip reading the defaulted `size` and "
-        "`as_user` arguments when they are NULL; the per-call-site volume cache already "
-        "avoids catalog access."),
+        "path rules in well under 100 ns (core series above). The per-row `PgError` memset "
+        "is gone (301 → about 206 ns); the rest is glue in src/pg/sql_volumes.cpp: "
+        "`read_access_args` deforms the text, enum, bigint and composite arguments on every "
+        "row, and `decide_access` plus the volume lookup run per call. Follow-up: skip the "
+        "defaulted `size` and `as_user` arguments when NULL without deforming, and cache the "
+        "resolved volume and parsed policy per call site in `fn_extra`."),
 }
 
 FALLBACK = ("No analysis is recorded for this target yet (bench/harness/explanations.py); "
