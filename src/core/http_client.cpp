@@ -143,9 +143,27 @@ std::string redact_url(std::string_view text) {
 
 void http_global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-HttpResponse http_get(const std::string& url, const HttpOptions& options) {
+namespace {
+
+// Overwrites a buffer that held a credential before it is freed.
+void wipe(char* p) {
+  volatile char* v = p;
+  for (size_t i = 0; v[i] != '\0'; ++i) v[i] = 0;
+}
+void wipe(std::string& s) {
+  if (!s.empty()) wipe(&s[0]);
+  s.clear();
+}
+
+// One transfer for every kind of request.  With an Authorization header
+// redirects are never followed (a 3xx is an error), so a credential only
+// ever reaches the URL it was meant for.
+HttpResponse perform(const std::string& url, const std::string* form_body, std::string authorization_header,
+                     const HttpOptions& options) {
   HttpResponse out;
+  const bool credentialed = !authorization_header.empty();
   if (std::optional<std::string> refusal = check_url_policy(url, options.allow_insecure_http)) {
+    wipe(authorization_header);
     out.error = "refusing " + redact_url(url) + ": " + *refusal;
     return out;
   }
@@ -158,19 +176,37 @@ HttpResponse http_get(const std::string& url, const HttpOptions& options) {
   t.should_abort = &options.should_abort;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
-  std::unique_ptr<curl_slist, ListDeleter> headers(curl_slist_append(nullptr, "Accept: application/json"));
+  curl_slist* list = curl_slist_append(nullptr, "Accept: application/json");
+  std::unique_ptr<curl_slist, ListDeleter> headers(list);
+  if (list == nullptr) throw std::bad_alloc();
+  if (credentialed) {
+    // libcurl copies the header text; our copy is wiped right away.
+    curl_slist* with_auth = curl_slist_append(list, authorization_header.c_str());
+    wipe(authorization_header);
+    if (with_auth == nullptr) throw std::bad_alloc();
+  }
+  if (form_body != nullptr &&
+      curl_slist_append(list, "Content-Type: application/x-www-form-urlencoded") == nullptr)
+    throw std::bad_alloc();
+
   const long timeout = options.timeout_ms > 0 ? options.timeout_ms : 10000;
   const long connect_timeout = timeout < kMaxConnectTimeoutMs ? timeout : kMaxConnectTimeoutMs;
   const char* protocols = options.allow_insecure_http ? "http,https" : "https";
 
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  if (form_body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form_body->c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form_body->size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
   // Signals belong to PostgreSQL: libcurl must never use SIGALRM.
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
   // Redirects are https-only even when the first hop was allowed http.
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, credentialed ? 0L : 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -192,6 +228,10 @@ HttpResponse http_get(const std::string& url, const HttpOptions& options) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 
   const CURLcode rc = curl_easy_perform(c);
+  // Wipe libcurl's copy of the Authorization header before it is freed.
+  for (curl_slist* h = list; h != nullptr; h = h->next) {
+    if (h->data != nullptr && strncasecmp(h->data, "Authorization:", 14) == 0) wipe(h->data);
+  }
   const std::string where = redact_url(url);
   if (rc != CURLE_OK) {
     if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -213,10 +253,30 @@ HttpResponse http_get(const std::string& url, const HttpOptions& options) {
     return out;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out.status);
+  if (credentialed && out.status >= 300 && out.status < 400) {
+    out.error = "request to " + where + " was redirected (HTTP " + std::to_string(out.status) +
+                "); credentialed requests do not follow redirects";
+    return out;
+  }
   out.ok = true;
   out.body = std::move(t.body);
   out.date = std::move(t.date);
   return out;
+}
+
+}  // namespace
+
+HttpResponse http_get(const std::string& url, const HttpOptions& options) {
+  return perform(url, nullptr, std::string(), options);
+}
+
+HttpResponse http_post_form(const std::string& url, const std::string& body, const std::string& authorization,
+                            const HttpOptions& options) {
+  return perform(url, &body, "Authorization: " + authorization, options);
+}
+
+HttpResponse http_get_bearer(const std::string& url, const std::string& token, const HttpOptions& options) {
+  return perform(url, nullptr, "Authorization: Bearer " + token, options);
 }
 
 }  // namespace dbx_oauth::core

@@ -69,4 +69,16 @@ void http_global_init();
 // (they are in HttpResponse::error); may throw std::bad_alloc.
 HttpResponse http_get(const std::string& url, const HttpOptions& options);
 
+// Requests that carry credentials (the identity-sync worker): the same URL
+// policy, CA file, timeouts and body cap, and in addition NO redirects (a 3xx
+// is an error), so a credential only ever reaches the URL it was meant for.
+// The Authorization value is wiped after use and never appears in an error.
+//
+// POST application/x-www-form-urlencoded `body` with an Authorization header
+// value ("Basic ...") — the client-credentials grant.
+HttpResponse http_post_form(const std::string& url, const std::string& body, const std::string& authorization,
+                            const HttpOptions& options);
+// GET with "Authorization: Bearer <token>" — SCIM.
+HttpResponse http_get_bearer(const std::string& url, const std::string& token, const HttpOptions& options);
+
 }  // namespace dbx_oauth::core

@@ -19,7 +19,7 @@
 #include "core/discovery.h"
 #include "core/setting_list.h"
 #include "core/http_client.h"
-#include "core/http_credentialed.h"
+#include "core/http_client.h"
 #include "core/scim.h"
 
 #include <algorithm>
