@@ -5,6 +5,7 @@
  * Members of pg_read_all_stats (pg_monitor) and superusers see every
  * session; other roles see only their own, as with pg_stat_activity.
  */
+#include "pg/datum_helpers.h"
 #include "pg/eviction.h"
 #include "pg/session_registry.h"
 #include "pg/stats.h"
@@ -28,10 +29,6 @@ static const char *method_name(SessionAuthMethod m) {
     return m == SESSION_AUTH_SET_TOKEN ? "set_token" : "login";
 }
 
-static Datum nullable_ts(TimestampTz ts, bool *isnull) {
-    *isnull = ts == 0;
-    return TimestampTzGetDatum(ts);
-}
 
 extern "C" PGDLLEXPORT Datum dbx_oauth_session_list(PG_FUNCTION_ARGS) {
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
@@ -52,8 +49,8 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_session_list(PG_FUNCTION_ARGS) {
         values[2] = CStringGetTextDatum(s.identity);
         values[3] = CStringGetTextDatum(s.identity_type);
         values[4] = CStringGetTextDatum(method_name(s.method));
-        values[5] = nullable_ts(s.login_time, &nulls[5]);
-        values[6] = nullable_ts(s.token_expires_at, &nulls[6]);
+        values[5] = ts_or_null(s.login_time, &nulls[5]);
+        values[6] = ts_or_null(s.token_expires_at, &nulls[6]);
         values[7] = CStringGetTextDatum(s.fingerprint);
         values[8] = CStringGetTextDatum(s.login_oauth ? s.login_identity : "");
         nulls[8] = !s.login_oauth;

@@ -9,6 +9,7 @@
  * are in src/sql/60_identity_sync.sql.
  */
 #include "pg/boundary.h"
+#include "pg/datum_helpers.h"
 #include "pg/group_store.h"
 
 extern "C" {
@@ -32,15 +33,6 @@ PG_FUNCTION_INFO_V1(dbx_oauth_sync_groups);
 
 namespace {
 
-Datum text_or_null(const char *s, bool *isnull) {
-    *isnull = s == nullptr || s[0] == '\0';
-    return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
-}
-
-Datum ts_or_null(TimestampTz ts, bool *isnull) {
-    *isnull = ts == 0;
-    return TimestampTzGetDatum(ts);
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "core/jwk.h"
 
 #include "pg/boundary.h"
+#include "pg/datum_helpers.h"
 #include "pg/guc.h"
 #include "pg/key_store.h"
 
@@ -32,15 +33,6 @@ PG_FUNCTION_INFO_V1(dbx_oauth_refresh_keys);
 
 namespace {
 
-Datum text_or_null(const char *s, bool *isnull) {
-    *isnull = s == nullptr || s[0] == '\0';
-    return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
-}
-
-Datum ts_or_null(TimestampTz ts, bool *isnull) {
-    *isnull = ts == 0;
-    return TimestampTzGetDatum(ts);
-}
 
 /* One row of the keys view; PostgreSQL calls only, run under pg_call. */
 void put_key_row(ReturnSetInfo *rsinfo, const IssuerKeys &slot, const dbx_oauth::core::Jwk &key) {
