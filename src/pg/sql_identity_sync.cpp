@@ -33,7 +33,6 @@ PG_FUNCTION_INFO_V1(dbx_oauth_sync_groups);
 
 namespace {
 
-
 }  // namespace
 
 extern "C" Datum dbx_oauth_identity_sync_status(PG_FUNCTION_ARGS) {

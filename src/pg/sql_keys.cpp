@@ -33,7 +33,6 @@ PG_FUNCTION_INFO_V1(dbx_oauth_refresh_keys);
 
 namespace {
 
-
 /* One row of the keys view; PostgreSQL calls only, run under pg_call. */
 void put_key_row(ReturnSetInfo *rsinfo, const IssuerKeys &slot, const dbx_oauth::core::Jwk &key) {
     Datum values[6];
