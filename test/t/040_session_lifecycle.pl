@@ -125,6 +125,8 @@ my $extra = open_session($t->connstr('plain_trust', undef));
 ok(wait_gone($idle[0]{pid}), 'under pressure the longest-idle OAuth session is evicted');
 like(poke($idle[0]), qr/server is under connection pressure/, 'the client is told why');
 ok(backend_alive($idle[3]{pid}), 'the most recently active idle session is kept');
+$node->connect_ok($t->connstr($users[7], $t->mint(sub => $users[7])), 'a new token login succeeds in the freed slot',
+	sql => 'SELECT current_user', expected_stdout => qr/^\Q$users[7]\E$/);
 ok((grep { backend_alive($_->{pid}) } @plain) == 5, 'non-OAuth sessions are never evicted');
 ok(eval { finish $busy }, 'the active OAuth session finished its query');
 unlike($busy_out, qr/FATAL|terminating/, 'the active session was never terminated');
