@@ -19,8 +19,8 @@
 #include "core/discovery.h"
 #include "core/setting_list.h"
 #include "core/http_client.h"
-#include "core/http_client.h"
 #include "core/scim.h"
+#include "pg/worker_http.h"
 
 #include <algorithm>
 #include <cstring>
@@ -157,14 +157,7 @@ bool sync_enabled() {
 }
 
 core::HttpOptions http_options() {
-    core::HttpOptions o;
-    o.ca_file = dbx_oauth_ca_file ? dbx_oauth_ca_file : "";
-    o.allow_insecure_http = dbx_oauth_allow_insecure_http;
-    o.timeout_ms = dbx_oauth_http_timeout;
-    o.max_body_bytes = kMaxResponseBytes;
-    o.max_redirects = 3;
-    o.should_abort = [] { return ShutdownRequestPending != 0; };
-    return o;
+    return worker_http_options(kMaxResponseBytes);
 }
 
 int64_t backoff_ms(SyncState &s, int failures, int64_t cap) {

@@ -16,6 +16,7 @@
  */
 #include "core/backoff.h"
 #include "core/http_client.h"
+#include "pg/worker_http.h"
 #include "core/key_fetch.h"
 #include "core/setting_list.h"
 #include "pg/persist.h" /* includes core headers: before postgres.h */
@@ -113,15 +114,7 @@ int64_t refresh_interval_ms() {
 }
 
 core::HttpOptions http_options() {
-    core::HttpOptions o;
-    o.ca_file = dbx_oauth_ca_file ? dbx_oauth_ca_file : "";
-    o.allow_insecure_http = dbx_oauth_allow_insecure_http;
-    o.timeout_ms = dbx_oauth_http_timeout;
-    o.max_body_bytes = kMaxResponseBytes;
-    o.max_redirects = 3;
-    /* A SIGTERM must not wait for a slow issuer. */
-    o.should_abort = [] { return ShutdownRequestPending != 0; };
-    return o;
+    return worker_http_options(kMaxResponseBytes);
 }
 
 std::string describe_skipped(const std::vector<core::SkippedKey> &skipped) {
