@@ -170,7 +170,15 @@ Reason read_scopes(const json& claims, std::vector<std::string>& scopes, std::st
           detail = "\"scp\" array holds a non-string";
           return Reason::bad_claim_type;
         }
-        append_unique(scopes, item.get<std::string>());
+        // Each element is one scope-token (RFC 6749 §3.3); one holding a
+        // space would let "postgres x" match nothing and "x postgres" be
+        // ambiguous between one scope and two, so it is malformed.
+        const std::string& scope = item.get_ref<const std::string&>();
+        if (scope.find(' ') != std::string::npos) {
+          detail = "\"scp\" array element holds a space";
+          return Reason::bad_claim_type;
+        }
+        append_unique(scopes, scope);
       }
     } else {
       detail = "\"scp\" is neither a string nor an array";

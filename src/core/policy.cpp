@@ -342,6 +342,10 @@ Policy Policy::public_read() {
 bool Policy::evaluate(FileAction action, const FileResource& resource, const PolicyUser& user,
                       PolicyFunctionCaller* functions) const {
   if (nodes_.empty()) return false;
+  // Without a caller an fn node cannot be decided.  Denying the whole policy
+  // (rather than answering false at the node) keeps {"not": {"fn": ...}}
+  // from turning a missing caller into an allow.
+  if (functions == nullptr && !functions_.empty()) return false;
   // The parser adds children before parents, so the root is the last node.
   return eval_node(static_cast<std::uint32_t>(nodes_.size() - 1), action, resource, user, functions);
 }
@@ -379,7 +383,6 @@ bool Policy::eval_node(std::uint32_t index, FileAction action, const FileResourc
       return p.size() == id.size() || p[id.size()] == '/';
     }
     case Kind::function:
-      if (functions == nullptr) return false;  // fail closed
       return functions->call(n.text, action, resource, user);
   }
   return false;

@@ -106,6 +106,7 @@ TEST(Claims, Scopes) {
   EXPECT_EQ(scopes, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(read_scopes({{"scope", json::array({"a"})}}, scopes, detail), Reason::bad_claim_type);
   EXPECT_EQ(read_scopes({{"scp", json::array({1})}}, scopes, detail), Reason::bad_claim_type);
+  EXPECT_EQ(read_scopes({{"scp", json::array({"pcess postgres"})}}, scopes, detail), Reason::bad_claim_type);
   EXPECT_EQ(read_scopes({{"scp", 1}}, scopes, detail), Reason::bad_claim_type);
 
   EXPECT_TRUE(has_accepted_scope({"offline_access", "all-apis"}, {"postgres", "all-apis"}));

@@ -195,6 +195,10 @@ TEST(PolicyPredicates, FunctionCallsCallerWithArguments) {
   fns.answers["app.may_access"] = false;
   EXPECT_FALSE(eval(p, FileAction::download, "a/b", kAlice, std::nullopt, &fns));
   EXPECT_FALSE(eval(p, FileAction::download));  // no caller: fail closed
+  // ... for the whole policy, so negating an undecidable fn cannot allow.
+  EXPECT_FALSE(eval(parse_ok(R"({"not":{"fn":"app.may_access"}})"), FileAction::download));
+  EXPECT_FALSE(eval(parse_ok(R"({"any":[{"not":{"fn":"app.x"}},{"denyAll":true}]})"), FileAction::read));
+  EXPECT_TRUE(eval(parse_ok(R"({"not":{"denyAll":true}})"), FileAction::read));  // no fn: caller not needed
   ASSERT_EQ(p.functions().size(), 1u);
   EXPECT_EQ(p.functions()[0], "app.may_access");
 }
