@@ -42,6 +42,9 @@ const AlgorithmSpec* find_algorithm(std::string_view alg);
 // RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA.
 const std::vector<std::string>& default_allowed_algorithms();
 
+// Verification contexts prepared for one key (signature.cpp).
+struct PreparedVerifiers;
+
 struct Jwk {
   std::string kid;  // empty when the JWK has no kid
   KeyType kty = KeyType::rsa;
@@ -50,6 +53,11 @@ struct Jwk {
   std::string crv;  // "P-256", "P-384", "Ed25519"; empty for RSA
   int bits = 0;     // modulus or curve size
   std::shared_ptr<EVP_PKEY> pkey;
+  // Filled by verify_signature on first use and shared by copies of the
+  // key, so a backend that keeps its parsed keys pays OpenSSL's context
+  // set-up once per key and algorithm, not once per token.  Like the rest
+  // of the core, a Jwk is used by one thread at a time.
+  mutable std::shared_ptr<PreparedVerifiers> prepared;
 
   // True when this key may verify a token signed with alg: the algorithm is
   // known, needs this key type (and curve), and matches the key's own alg.

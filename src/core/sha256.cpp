@@ -6,6 +6,8 @@
 
 #include <stdexcept>
 
+#include "core/digest.h"
+
 namespace dbx_oauth::core {
 
 std::array<unsigned char, 32> sha256(std::string_view data) {
@@ -13,7 +15,9 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
   unsigned int length = 0;
   // EVP_Digest only fails on allocation failure; report it as bad_alloc
   // rather than returning an all-zero digest that would collide.
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+  const EVP_MD* md = fetched_digest("SHA256");
+  if (md == nullptr ||
+      EVP_Digest(data.data(), data.size(), digest.data(), &length, md, nullptr) != 1 ||
       length != digest.size()) {
     throw std::bad_alloc();
   }

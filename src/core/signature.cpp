@@ -8,6 +8,10 @@
 
 #include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/digest.h"
 
 namespace dbx_oauth::core {
 
@@ -36,24 +40,70 @@ bool scalar_in_range(const unsigned char* value, const unsigned char* order, std
   return !all_zero && std::memcmp(value, order, size) < 0;
 }
 
-bool verify_digest(const Jwk& key, const AlgorithmSpec& spec, std::string_view input,
-                   std::string_view signature) {
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx) return false;
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, spec.digest, nullptr, nullptr, key.pkey.get(),
-                              nullptr) != 1) {
-    return false;
-  }
+struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); } };
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
+
+// A context initialised for verification with spec's padding and digest,
+// ready for EVP_PKEY_verify on a precomputed digest; nullptr on failure.
+PkeyCtxPtr new_verify_context(const Jwk& key, const AlgorithmSpec& spec, const EVP_MD* md) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1)
+    return nullptr;
   if (spec.scheme == SignatureScheme::rsa_pss) {
     // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, spec.digest, nullptr) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
-      return false;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1) {
+      return nullptr;
     }
   } else if (spec.scheme == SignatureScheme::rsa_pkcs1) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
+// One prepared context per algorithm the key has verified with (a key
+// without "alg" may serve several, e.g. RS256 and PS256).
+struct PreparedVerifiers {
+  std::vector<std::pair<const AlgorithmSpec*, PkeyCtxPtr>> contexts;
+
+  EVP_PKEY_CTX* get(const Jwk& key, const AlgorithmSpec& spec, const EVP_MD* md) {
+    for (auto& entry : contexts)
+      if (entry.first == &spec) return entry.second.get();
+    PkeyCtxPtr ctx = new_verify_context(key, spec, md);
+    if (!ctx) return nullptr;
+    contexts.emplace_back(&spec, std::move(ctx));
+    return contexts.back().second.get();
+  }
+};
+
+namespace {
+
+// RSA and ECDSA: hash the signing input, then verify the digest with the
+// key's prepared context.  EVP_PKEY_verify leaves the context reusable.
+bool verify_prehashed(const Jwk& key, const AlgorithmSpec& spec, std::string_view input,
+                      std::string_view signature) {
+  const EVP_MD* md = fetched_digest(spec.digest);
+  if (!md) return false;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &digest_length, md, nullptr) != 1) return false;
+  if (!key.prepared) key.prepared = std::make_shared<PreparedVerifiers>();
+  EVP_PKEY_CTX* ctx = key.prepared->get(key, spec, md);
+  return ctx != nullptr &&
+         EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                         digest, digest_length) == 1;
+}
+
+// EdDSA signs the message itself (no prehash), so it takes the one-shot
+// digest-verify interface with a fresh context each time.
+bool verify_eddsa(const Jwk& key, std::string_view input, std::string_view signature) {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key.pkey.get(),
+                                      nullptr) != 1) {
+    return false;
   }
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
@@ -97,9 +147,11 @@ Reason verify_signature(std::string_view alg, const Jwk& key, std::string_view s
     // JOSE carries r||s; a DER signature (what OpenSSL and most libraries
     // produce natively) has another length and is refused here.
     const std::string der = ecdsa_raw_to_der(signature, spec->coord_bytes);
-    valid = !der.empty() && verify_digest(key, *spec, signing_input, der);
+    valid = !der.empty() && verify_prehashed(key, *spec, signing_input, der);
+  } else if (spec->scheme == SignatureScheme::eddsa) {
+    valid = verify_eddsa(key, signing_input, signature);
   } else {
-    valid = verify_digest(key, *spec, signing_input, signature);
+    valid = verify_prehashed(key, *spec, signing_input, signature);
   }
   // A failed verification leaves errors on the thread's OpenSSL queue, which
   // the backend's TLS code would later misread as its own.

@@ -38,7 +38,7 @@ struct VerifiedToken {
   int64_t expires_at = 0;  // exp
   std::optional<int64_t> issued_at, not_before;
   std::vector<std::string> scopes;
-  std::string claims_json;  // payload re-serialized compactly
+  std::string claims_json;  // the decoded payload, a strictly valid JSON object
 };
 
 struct ValidationResult {

@@ -8,8 +8,6 @@
 #include "core/identity.h"
 #include "core/validator.h"
 
-#include <nlohmann/json.hpp>
-
 #include "pg/session_identity.h"
 #include "pg/session_registry.h"
 
@@ -28,7 +26,6 @@ namespace {
 struct Identity {
     bool present = false;
     core::VerifiedToken token;
-    nlohmann::json claims;
     Oid role = InvalidOid;
     std::string role_name;
 };
@@ -109,7 +106,6 @@ void fill_from(const Identity &id, bool switched) {
     effective.switched = switched;
     effective.expires_at = id.token.expires_at;
     effective.claims_json = id.token.claims_json;
-    effective.claims = &id.claims;
     effective.scopes = id.token.scopes;
 }
 
@@ -133,7 +129,6 @@ bool fill_from_leader() {
     effective.expires_at = static_cast<int64_t>(
         timestamptz_to_time_t(use_switch ? snap.token_expires_at : snap.login_expires_at));
     effective.claims_json.clear();
-    effective.claims = nullptr;
     effective.scopes.clear();
     return true;
 }
@@ -206,7 +201,6 @@ void xact_callback_guarded(XactEvent event, void *arg) {
 void session_identity_stage_login(const core::VerifiedToken &token) {
     pending_login.present = true;
     pending_login.token = token;
-    pending_login.claims = nlohmann::json::parse(token.claims_json, nullptr, false);
 }
 
 void session_identity_commit_login(Oid roleid, const char *role_name) {
@@ -233,7 +227,6 @@ void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
     Identity next;
     next.present = true;
     next.token = token;
-    next.claims = nlohmann::json::parse(token.claims_json, nullptr, false);
     next.role = roleid;
     next.role_name = role_name;
     if (is_local) {

@@ -27,7 +27,6 @@ struct EffectiveIdentity {
     bool switched = false;     /* from set_token */
     int64_t expires_at = 0;    /* unix seconds */
     std::string claims_json;   /* empty in parallel workers */
-    const void *claims = nullptr; /* nlohmann::json*, leader only */
     std::vector<std::string> scopes;
     uint64_t version = 0;      /* changes whenever the identity changes */
 };

@@ -84,10 +84,25 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_claims(PG_FUNCTION_ARGS) {
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(e->claims_json.c_str())));
 }
 
+/*
+ * The claims as a JSON document, parsed on first use after each identity
+ * change (most sessions never call claim(), so set_token and login do not
+ * pay for a parse).  Not an object when the session has no claims text.
+ */
+static const nlohmann::json &parsed_claims(const EffectiveIdentity &e) {
+    static uint64_t parsed_version = 0; /* effective versions start at 1 */
+    static nlohmann::json parsed;
+    if (parsed_version != e.version) {
+        parsed = nlohmann::json::parse(e.claims_json, nullptr, /*allow_exceptions=*/false);
+        parsed_version = e.version;
+    }
+    return parsed;
+}
+
 /* A claim as text: strings unquoted, other values as JSON text. */
 extern "C" PGDLLEXPORT Datum dbx_oauth_claim(PG_FUNCTION_ARGS) {
     const EffectiveIdentity *e = effective_or_error();
-    if (e == nullptr || e->claims == nullptr)
+    if (e == nullptr || e->claims_json.empty())
         PG_RETURN_NULL();
     text *name_arg = PG_GETARG_TEXT_PP(0);
     std::string name(VARDATA_ANY(name_arg), VARSIZE_ANY_EXHDR(name_arg));
@@ -95,7 +110,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_claim(PG_FUNCTION_ARGS) {
     PgError err;
     char *value = nullptr;
     if (!cpp_call(&err, [&] {
-            const auto &claims = *static_cast<const nlohmann::json *>(e->claims);
+            const nlohmann::json &claims = parsed_claims(*e);
             if (!claims.is_object())
                 return;
             auto it = claims.find(name);

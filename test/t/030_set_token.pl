@@ -150,15 +150,18 @@ is($out, join("\n", $alice, $bob, $as_bob, $alice, $bob, $as_bob, '', $none),
 # back to the session's, and so does the identity (never the local one).
 ($out, $err) = as_auth(qq{
 	SELECT dbx_oauth.set_token('$tok_alice') IS NOT NULL;
+	SELECT dbx_oauth.claim('sub');
 	BEGIN;
 	SELECT dbx_oauth.set_token('$tok_bob', true) IS NOT NULL;
 	$whoami
+	SELECT dbx_oauth.claim('sub'), dbx_oauth.claims()->>'sub';
 	COMMIT;
 	SELECT current_user, dbx_oauth.current_identity(),
 	       count(*) FILTER (WHERE owner <> '$alice') FROM docs;
+	SELECT dbx_oauth.claim('sub'), dbx_oauth.claims()->>'sub';
 });
-is($out, join("\n", 't', 't', $as_bob, "$alice|$alice|0"),
-	'a local switch inside a session-level one: after COMMIT never the local identity or its rows');
+is($out, join("\n", 't', $alice, 't', $as_bob, "$bob|$bob", "$alice|$alice|0", "$alice|$alice"),
+	'a local switch inside a session-level one: after COMMIT never the local identity, its claims or its rows');
 
 # --- the identity cannot be forged ---------------------------------------------
 ($out, $err) = as_auth(qq{

@@ -78,3 +78,21 @@ TEST(JsonLimits, BadJsonDetailDoesNotEchoInput) {
   EXPECT_EQ(result.reason, Reason::bad_json);
   EXPECT_EQ(result.detail.find("secret"), std::string::npos) << result.detail;
 }
+
+TEST(JsonLimits, RejectsByteOrderMark) {
+  // nlohmann alone would skip it; PostgreSQL's jsonb would not (claims()).
+  const auto result = parse_json_strict("\xEF\xBB\xBF{\"a\":1}");
+  EXPECT_EQ(result.reason, Reason::bad_json);
+  EXPECT_EQ(result.detail, "JSON text starts with a byte order mark");
+}
+
+TEST(JsonLimits, BuildsTheSameValueAsAPlainParse) {
+  const std::string text =
+      R"({"a":[1,-2,3.5,"x",true,false,null,{"b":[[],{}]},[[1],[2,[3]]]],"c":{"d":{"e":"f"}},)"
+      R"("u":18446744073709551615,"i":-9223372036854775808,"s":"\u00e9\ud83d\ude00"})";
+  const auto result = parse_json_strict(text);
+  ASSERT_EQ(result.reason, Reason::ok) << result.detail;
+  EXPECT_EQ(result.value, nlohmann::json::parse(text));
+  for (const char* scalar : {"1", "\"s\"", "null", "[]", "{}"})
+    EXPECT_EQ(parse_json_strict(scalar).value, nlohmann::json::parse(scalar)) << scalar;
+}

@@ -151,6 +151,25 @@ TEST(Signature, PssAndPkcs1AreNotInterchangeable) {
   EXPECT_EQ(verify_signature("PS384", key, input, sign(rsa2048(), "PS256", input)), Reason::bad_signature);
 }
 
+TEST(Signature, PreparedContextsStayCorrectAcrossReuse) {
+  // A key keeps one prepared context per algorithm: interleaving algorithms
+  // and failures on the same key (and its copies) must not change answers.
+  using namespace dbx_oauth::test;
+  const Jwk key = key_for(rsa2048());
+  const Jwk copy = key;
+  const std::string input = "a.b";
+  const std::string rs = sign(rsa2048(), "RS256", input);
+  const std::string ps = sign(rsa2048(), "PS256", input);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(verify_signature("RS256", key, input, flip_bit(rs, 7)), Reason::bad_signature);
+    EXPECT_EQ(verify_signature("RS256", key, input, rs), Reason::ok);
+    EXPECT_EQ(verify_signature("PS256", copy, input, rs), Reason::bad_signature);
+    EXPECT_EQ(verify_signature("PS256", copy, input, ps), Reason::ok);
+    EXPECT_EQ(verify_signature("RS256", copy, input, ps), Reason::bad_signature);
+    EXPECT_EQ(verify_signature("RS512", key, input, rs), Reason::bad_signature);
+  }
+}
+
 TEST(Signature, PssSaltMustEqualHashLength) {
   using namespace dbx_oauth::test;
   const Jwk key = key_for(rsa2048());
