@@ -34,25 +34,19 @@
 #include "pg/boundary.h"
 #include "pg/group_store.h"
 #include "pg/guc.h"
+#include "pg/identity_sync_catalog.h"
 #include "pg/identity_sync_worker.h"
 #include "pg/bgworkers.h"
 
 extern "C" {
-#include "access/xact.h"
-#include "access/xlog.h"
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
@@ -67,23 +61,6 @@ constexpr size_t kMaxResponseBytes = 4 * 1024 * 1024;
 constexpr int64_t kIdleWaitMs = 3600 * 1000;       /* disabled: wait for a reload */
 constexpr int64_t kResolveTtlMs = 3600 * 1000;     /* SCIM id -> identity cache */
 constexpr long kErrorSleepMs = 5000;
-
-/* ---- phase 1: what the catalog says (plain data) ------------------------ */
-
-struct CatalogGroup {
-    char name[NAMEDATALEN];
-    Oid roleid;
-};
-
-struct CatalogView {
-    bool ok;
-    char error[GROUP_STORE_MAX_ERROR_LEN];
-    bool in_recovery;
-    bool extension_installed;
-    int ngroups;
-    int ignored;
-    CatalogGroup groups[GROUP_STORE_MAX_GROUPS];
-};
 
 CatalogView catalog_view; /* static: filled by C code, read by C++ code */
 
@@ -622,262 +599,12 @@ void report(const dbx_oauth::pg::PgError &err) {
 
 }  // namespace
 
-/* ---- phases 1 and 3: plain C, no C++ objects on these frames ------------- */
-
-/* Runs fn in its own transaction; on error records the message. */
-static bool run_in_transaction(void (*fn)(void *), void *arg, char *errbuf, size_t errlen) {
-    MemoryContext oldcontext = CurrentMemoryContext;
-    volatile bool ok = true;
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    PG_TRY();
-    {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        PushActiveSnapshot(GetTransactionSnapshot());
-        fn(arg);
-        SPI_finish();
-        PopActiveSnapshot();
-        CommitTransactionCommand();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(oldcontext);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        strlcpy(errbuf, edata->message ? edata->message : "unknown error", errlen);
-        FreeErrorData(edata);
-        AbortCurrentTransaction();
-        ok = false;
-    }
-    PG_END_TRY();
-    MemoryContextSwitchTo(oldcontext);
-    pgstat_report_activity(STATE_IDLE, NULL);
-    return ok;
-}
-
-static void read_catalog_tx(void *arg) {
-    CatalogView *cat = static_cast<CatalogView *>(arg);
-    pgstat_report_activity(STATE_RUNNING, "dbx_oauth identity sync: reading GROUP roles");
-    cat->in_recovery = RecoveryInProgress();
-    int rc = SPI_execute("SELECT a.rolname::text, a.oid FROM pg_catalog.pg_shseclabel l"
-                         " JOIN pg_catalog.pg_authid a ON a.oid = l.objoid"
-                         " WHERE l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass"
-                         "   AND l.provider = 'dbx_oauth' AND l.label = 'GROUP'"
-                         " ORDER BY a.rolname",
-                         true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "reading GROUP roles failed: %d", rc);
-    cat->ngroups = 0;
-    cat->ignored = 0;
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        if (cat->ngroups >= GROUP_STORE_MAX_GROUPS) {
-            cat->ignored++;
-            continue;
-        }
-        bool isnull = false;
-        char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-        Datum oid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-        if (name == nullptr || isnull)
-            continue;
-        CatalogGroup &g = cat->groups[cat->ngroups++];
-        strlcpy(g.name, name, sizeof g.name);
-        g.roleid = DatumGetObjectId(oid);
-    }
-    rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dbx_oauth'", true, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "reading pg_extension failed: %d", rc);
-    cat->extension_installed = SPI_processed > 0;
-}
-
-static void read_catalog(CatalogView *cat) {
-    cat->ok = run_in_transaction(read_catalog_tx, cat, cat->error, sizeof cat->error);
-    if (!cat->ok)
-        ereport(WARNING, (errmsg("dbx_oauth identity sync: could not read GROUP roles"),
-                          errdetail("%s", cat->error)));
-}
-
-/* One GRANT or REVOKE in a subtransaction: a single bad pair (say, a
- * circular membership) must not stop the others.  Returns success. */
-static bool run_statement_in_subxact(const char *sql, char *errbuf, size_t errlen) {
-    MemoryContext oldcontext = CurrentMemoryContext;
-    ResourceOwner oldowner = CurrentResourceOwner;
-    volatile bool ok = true;
-    BeginInternalSubTransaction(NULL);
-    MemoryContextSwitchTo(oldcontext);
-    PG_TRY();
-    {
-        if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-            elog(ERROR, "statement failed: %s", sql);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(oldcontext);
-        CurrentResourceOwner = oldowner;
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(oldcontext);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(oldcontext);
-        CurrentResourceOwner = oldowner;
-        strlcpy(errbuf, edata->message ? edata->message : "unknown error", errlen);
-        FreeErrorData(edata);
-        ok = false;
-    }
-    PG_END_TRY();
-    return ok;
-}
-
-struct ReconcileJob {
-    Oid group_roleid;
-    const char *group_name;
-    int nmembers;
-    char **members;
-    int grants;
-    int revokes;
-    char error[GROUP_STORE_MAX_ERROR_LEN];
-};
-
-static void reconcile_group_tx(void *arg) {
-    ReconcileJob *job = static_cast<ReconcileJob *>(arg);
-    pgstat_report_activity(STATE_RUNNING, "dbx_oauth identity sync: reconciling group grants");
-
-    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (job->nmembers + 1)));
-    for (int i = 0; i < job->nmembers; i++)
-        elems[i] = CStringGetTextDatum(job->members[i]);
-    ArrayType *arr = construct_array(elems, job->nmembers, TEXTOID, -1, false, TYPALIGN_INT);
-    Oid argtypes[2] = {TEXTARRAYOID, OIDOID};
-    Datum values[2] = {PointerGetDatum(arr), ObjectIdGetDatum(job->group_roleid)};
-    const char *qgroup = quote_identifier(job->group_name);
-
-    /* Member roles (OAuth USER/SERVICE_PRINCIPAL roles named like a member
-     * identity, case-insensitively) that are not yet members of the group. */
-    int rc = SPI_execute_with_args(
-        "SELECT a.oid, a.rolname::text FROM pg_catalog.pg_shseclabel l"
-        " JOIN pg_catalog.pg_authid a ON a.oid = l.objoid"
-        " WHERE l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND l.provider = 'dbx_oauth'"
-        "   AND l.label IN ('USER', 'SERVICE_PRINCIPAL') AND NOT a.rolsuper AND a.oid <> $2"
-        "   AND pg_catalog.lower(a.rolname::text COLLATE \"C\") = ANY ($1)"
-        "   AND EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members u JOIN pg_catalog.pg_authid ur ON ur.oid = u.roleid"
-        "               WHERE u.member = a.oid AND ur.rolname = 'dbx_oauth_users')"
-        "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = $2 AND m.member = a.oid)"
-        " ORDER BY a.rolname",
-        2, argtypes, values, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "selecting roles to grant failed: %d", rc);
-    const uint64 ngrant = SPI_processed;
-    Oid *grant_oids = static_cast<Oid *>(palloc(sizeof(Oid) * (ngrant + 1)));
-    char **grant_names = static_cast<char **>(palloc(sizeof(char *) * (ngrant + 1)));
-    for (uint64 i = 0; i < ngrant; i++) {
-        bool isnull = false;
-        grant_oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        grant_names[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-    }
-    for (uint64 i = 0; i < ngrant; i++) {
-        char errbuf[GROUP_STORE_MAX_ERROR_LEN];
-        char *sql = psprintf("GRANT %s TO %s", qgroup, quote_identifier(grant_names[i]));
-        if (!run_statement_in_subxact(sql, errbuf, sizeof errbuf)) {
-            snprintf(job->error, sizeof job->error, "GRANT to \"%s\" failed: %s", grant_names[i], errbuf);
-            continue;
-        }
-        Datum ins[2] = {ObjectIdGetDatum(job->group_roleid), ObjectIdGetDatum(grant_oids[i])};
-        Oid instypes[2] = {OIDOID, OIDOID};
-        rc = SPI_execute_with_args("INSERT INTO dbx_oauth.group_sync_grants (group_role, member_role)"
-                                   " VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                                   2, instypes, ins, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT)
-            elog(ERROR, "recording a grant failed: %d", rc);
-        job->grants++;
-        ereport(LOG, (errmsg("dbx_oauth identity sync: granted role \"%s\" to \"%s\"", job->group_name,
-                             grant_names[i])));
-    }
-
-    /* Grants this worker made whose member is no longer in the group. */
-    rc = SPI_execute_with_args(
-        "SELECT g.member_role, a.rolname::text,"
-        "       EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = $2 AND m.member = g.member_role)"
-        " FROM dbx_oauth.group_sync_grants g JOIN pg_catalog.pg_authid a ON a.oid = g.member_role"
-        " WHERE g.group_role = $2"
-        "   AND NOT (pg_catalog.lower(a.rolname::text COLLATE \"C\") = ANY ($1))"
-        " ORDER BY a.rolname",
-        2, argtypes, values, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "selecting grants to revoke failed: %d", rc);
-    const uint64 nrevoke = SPI_processed;
-    Oid *revoke_oids = static_cast<Oid *>(palloc(sizeof(Oid) * (nrevoke + 1)));
-    char **revoke_names = static_cast<char **>(palloc(sizeof(char *) * (nrevoke + 1)));
-    bool *still_granted = static_cast<bool *>(palloc(sizeof(bool) * (nrevoke + 1)));
-    for (uint64 i = 0; i < nrevoke; i++) {
-        bool isnull = false;
-        revoke_oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        revoke_names[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-        still_granted[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
-    }
-    for (uint64 i = 0; i < nrevoke; i++) {
-        if (still_granted[i]) {
-            char errbuf[GROUP_STORE_MAX_ERROR_LEN];
-            char *sql = psprintf("REVOKE %s FROM %s", qgroup, quote_identifier(revoke_names[i]));
-            if (!run_statement_in_subxact(sql, errbuf, sizeof errbuf)) {
-                snprintf(job->error, sizeof job->error, "REVOKE from \"%s\" failed: %s", revoke_names[i], errbuf);
-                continue;
-            }
-            job->revokes++;
-            ereport(LOG, (errmsg("dbx_oauth identity sync: revoked role \"%s\" from \"%s\"", job->group_name,
-                                 revoke_names[i])));
-        }
-        Datum del[2] = {ObjectIdGetDatum(job->group_roleid), ObjectIdGetDatum(revoke_oids[i])};
-        Oid deltypes[2] = {OIDOID, OIDOID};
-        rc = SPI_execute_with_args("DELETE FROM dbx_oauth.group_sync_grants WHERE group_role = $1 AND member_role = $2",
-                                   2, deltypes, del, nullptr, false, 0);
-        if (rc != SPI_OK_DELETE)
-            elog(ERROR, "forgetting a grant failed: %d", rc);
-    }
-}
-
-static void forget_dropped_roles_tx(void *) {
-    int rc = SPI_execute("DELETE FROM dbx_oauth.group_sync_grants g"
-                         " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_authid a WHERE a.oid = g.group_role)"
-                         "    OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_authid a WHERE a.oid = g.member_role)",
-                         false, 0);
-    if (rc != SPI_OK_DELETE)
-        elog(ERROR, "cleaning group_sync_grants failed: %d", rc);
-}
-
-/* Phase 3.  Membership comes from the store (what was just published). */
+/* Phase 3: grants and revokes, then the totals into the worker's status. */
 static void reconcile(const CatalogView *cat, MemoryContext cxt) {
-    char errbuf[GROUP_STORE_MAX_ERROR_LEN] = {0};
-    char first_error[GROUP_STORE_MAX_ERROR_LEN] = {0};
-    int grants = 0, revokes = 0;
-    if (!run_in_transaction(forget_dropped_roles_tx, nullptr, errbuf, sizeof errbuf))
-        strlcpy(first_error, errbuf, sizeof first_error);
-    for (int i = 0; i < cat->ngroups; i++) {
-        MemoryContext old = MemoryContextSwitchTo(cxt);
-        char **members = nullptr;
-        int n = group_store_members_palloc(cat->groups[i].roleid, &members);
-        MemoryContextSwitchTo(old);
-        if (n < 0)
-            continue; /* never synced, or overflowing: grants left alone */
-        ReconcileJob job;
-        memset(&job, 0, sizeof job);
-        job.group_roleid = cat->groups[i].roleid;
-        job.group_name = cat->groups[i].name;
-        job.nmembers = n;
-        job.members = members;
-        if (!run_in_transaction(reconcile_group_tx, &job, errbuf, sizeof errbuf)) {
-            if (first_error[0] == '\0')
-                snprintf(first_error, sizeof first_error, "group \"%s\": %s", job.group_name, errbuf);
-            ereport(WARNING, (errmsg("dbx_oauth identity sync: could not reconcile grants of group \"%s\"",
-                                     job.group_name),
-                              errdetail("%s", errbuf)));
-            continue;
-        }
-        grants += job.grants;
-        revokes += job.revokes;
-        if (job.error[0] != '\0' && first_error[0] == '\0')
-            snprintf(first_error, sizeof first_error, "group \"%s\": %s", job.group_name, job.error);
-    }
-    MemoryContextReset(cxt);
+    ReconcileTotals totals;
+    reconcile_group_grants(cat, cxt, &totals);
+    const int grants = totals.grants, revokes = totals.revokes;
+    const char *first_error = totals.first_error;
 
     dbx_oauth::pg::PgError err;
     if (!dbx_oauth::pg::cpp_call(&err, [&] {

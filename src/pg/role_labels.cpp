@@ -15,6 +15,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 }
@@ -22,6 +23,42 @@ extern "C" {
 #include <strings.h>
 
 static bool internal_relabel_allowed = false;
+
+/*
+ * Per-backend cache of role labels.  A pooled backend calls set_token once
+ * per transaction, and reading a label from pg_shseclabel (open, lock,
+ * index scan) was nearly half of its cost.  Entries are dropped on any
+ * role change (AUTHOID) and on a relcache invalidation of pg_shseclabel,
+ * which the relabel hook below queues: it reaches every backend with the
+ * commit of the label change, together with the catalog-snapshot
+ * invalidation, so the next transaction reads the new label.  Direct DML on
+ * pg_shseclabel bypasses the hook and is not supported.
+ */
+struct CachedLabel {
+    Oid role;
+    bool has_label;
+    char label[24]; /* longest valid label: SERVICE_PRINCIPAL */
+};
+static constexpr int kLabelCacheSize = 64;
+static CachedLabel label_cache[kLabelCacheSize];
+static int label_cache_used = 0;
+static int label_cache_next_victim = 0;
+static uint64 label_cache_epoch = 0; /* bumped by every flush */
+static bool label_callbacks_registered = false;
+
+static void flush_label_cache() {
+    label_cache_used = 0;
+    label_cache_epoch++;
+}
+
+static void label_relcache_callback(Datum, Oid relid) {
+    if (relid == InvalidOid || relid == SharedSecLabelRelationId)
+        flush_label_cache();
+}
+
+static void label_authid_callback(Datum, int, uint32) {
+    flush_label_cache();
+}
 
 void role_labels_allow_internal_relabel(bool allow) {
     internal_relabel_allowed = allow;
@@ -44,6 +81,8 @@ static void dbx_oauth_object_relabel(const ObjectAddress *object, const char *se
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("invalid dbx_oauth label \"%s\"", seclabel),
                         errdetail("Valid labels are USER, SERVICE_PRINCIPAL and GROUP.")));
+    /* Every backend's label cache must forget this role when the change commits. */
+    CacheInvalidateRelcacheByRelid(SharedSecLabelRelationId);
 }
 
 void role_labels_register_provider(void) {
@@ -62,11 +101,31 @@ bool role_is_oauth_member(Oid roleid) {
 }
 
 char *role_identity_label(Oid roleid) {
+    if (!label_callbacks_registered) {
+        CacheRegisterRelcacheCallback(label_relcache_callback, (Datum) 0);
+        CacheRegisterSyscacheCallback(AUTHOID, label_authid_callback, (Datum) 0);
+        label_callbacks_registered = true;
+    }
+    for (int i = 0; i < label_cache_used; i++) {
+        if (label_cache[i].role == roleid)
+            return label_cache[i].has_label ? pstrdup(label_cache[i].label) : nullptr;
+    }
+
+    /* table_open inside accepts invalidations: a flush during the read
+     * changes the epoch, and the possibly stale result is not kept. */
+    uint64 epoch = label_cache_epoch;
     ObjectAddress address;
     address.classId = AuthIdRelationId;
     address.objectId = roleid;
     address.objectSubId = 0;
-    return GetSecurityLabel(&address, DBX_OAUTH_LABEL_PROVIDER);
+    char *label = GetSecurityLabel(&address, DBX_OAUTH_LABEL_PROVIDER);
+    if (epoch == label_cache_epoch && (label == nullptr || strlen(label) < sizeof label_cache[0].label)) {
+        int slot = label_cache_used < kLabelCacheSize ? label_cache_used++ : label_cache_next_victim++ % kLabelCacheSize;
+        label_cache[slot].role = roleid;
+        label_cache[slot].has_label = label != nullptr;
+        strlcpy(label_cache[slot].label, label != nullptr ? label : "", sizeof label_cache[slot].label);
+    }
+    return label;
 }
 
 /* Scans pg_shseclabel for dbx_oauth role labels (few rows: one per OAuth role). */

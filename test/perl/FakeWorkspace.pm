@@ -145,6 +145,20 @@ sub jwks_file    { "$_[0]{dir}/keys/jwks.json" }    # for dbx_oauth.jwks_file
 sub jwks_uri     { $_[0]->control('/info')->{jwks_uri} }
 sub is_running   { $_[0]{running} }
 
+# postgresql.conf lines for a cluster that trusts this workspace: the
+# library preloaded, this issuer over HTTPS with the test CA, no SSL
+# requirement for clients; then the caller's extra lines.
+sub server_conf
+{
+	my ($self, @extra) = @_;
+	return join("\n",
+		"shared_preload_libraries = 'dbx_oauth'",
+		"dbx_oauth.require_ssl = off",
+		"dbx_oauth.issuers = '$self->{issuer}'",
+		"dbx_oauth.ca_file = '" . $self->ca_file . "'",
+		@extra, '');
+}
+
 =pod
 
 =head2 $ws->control($path, \%json)

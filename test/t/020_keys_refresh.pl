@@ -18,15 +18,11 @@ my $ws = FakeWorkspace->start(dir => PostgreSQL::Test::Utils::tempdir() . '/ws')
 
 my $node = PostgreSQL::Test::Cluster->new('keys');
 $node->init;
-$node->append_conf('postgresql.conf', join("\n",
-	"shared_preload_libraries = 'dbx_oauth'",
-	"dbx_oauth.require_ssl = off",
-	"dbx_oauth.issuers = '" . $ws->issuer . "'",
-	"dbx_oauth.ca_file = '" . $ws->ca_file . "'",
+$node->append_conf('postgresql.conf', $ws->server_conf(
 	"dbx_oauth.jwks_refresh_interval = '1h'",
 	"dbx_oauth.http_timeout = 3000",
 	"dbx_oauth.unknown_kid_wait = 5000",
-	""));
+));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION dbx_oauth');
 

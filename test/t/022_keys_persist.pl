@@ -17,16 +17,11 @@ my $issuer = $ws->issuer;
 
 my $node = PostgreSQL::Test::Cluster->new('keys_persist');
 $node->init;
-$node->append_conf('postgresql.conf', join("\n",
-	"shared_preload_libraries = 'dbx_oauth'",
-	"dbx_oauth.require_ssl = off",
-	"dbx_oauth.issuers = '$issuer'",
-	"dbx_oauth.ca_file = '" . $ws->ca_file . "'",
+$node->append_conf('postgresql.conf', $ws->server_conf(
 	"dbx_oauth.jwks_refresh_interval = '1h'",
 	"dbx_oauth.http_timeout = 2000",
 	# The TAP default is off; a killed worker must lead to a crash restart.
-	"restart_after_crash = on",
-	""));
+	"restart_after_crash = on"));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION dbx_oauth');
 

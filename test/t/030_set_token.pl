@@ -432,6 +432,46 @@ $h->finish;
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM dbx_oauth.sessions'),
 	'no session is listed after the connection closes');
 
+# --- label changes reach a pooled connection's cached labels -----------------------------
+# set_token caches role labels per backend; a label removed or restored in
+# another session must count from the pooled connection's next transaction,
+# and a label change that rolls back must not count at all.
+{
+	my ($in, $out, $err) = ('', '', '');
+	my $timer = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	my $pool = IPC::Run::start(
+		[ $node->installed_command('psql'), '-XAtq', '-d', $auth_tcp, '-v', 'ON_ERROR_STOP=0', '-f', '-' ],
+		'<', \$in, '>', \$out, '2>', \$err, $timer);
+	my $step = 0;
+	# Runs one set_token transaction on the pooled connection; returns
+	# its result line, or the error text.
+	my $pooled_set_token = sub {
+		$step++;
+		($out, $err) = ('', '');
+		$in .= "BEGIN; SELECT coalesce(dbx_oauth.set_token('$tok_alice', true), 'x'); ROLLBACK;\n"
+		  . "SELECT 'done-$step';\n";
+		$pool->pump until $out =~ /done-$step\n/ || $timer->is_expired;
+		$pool->pump_nb;    # drain stderr written before the marker
+		my ($line) = grep { $_ ne "done-$step" } split /\n/, $out;
+		return $err ne '' ? $err : $line // '';
+	};
+	is($pooled_set_token->(), $alice, 'pooled connection: set_token for alice (label now cached)');
+	$node->safe_psql('postgres', qq{SECURITY LABEL FOR dbx_oauth ON ROLE "$alice" IS NULL});
+	like($pooled_set_token->(), qr/no OAuth role for identity/,
+		'a label removed in another session is seen by the pooled connection at its next transaction');
+	$node->safe_psql('postgres', qq{SECURITY LABEL FOR dbx_oauth ON ROLE "$alice" IS 'USER'});
+	is($pooled_set_token->(), $alice, '... and a restored label too');
+	$node->safe_psql('postgres', qq{BEGIN; SECURITY LABEL FOR dbx_oauth ON ROLE "$alice" IS 'GROUP'; ROLLBACK;});
+	is($pooled_set_token->(), $alice, 'a label change that rolled back changes nothing');
+	$node->safe_psql('postgres', qq{SECURITY LABEL FOR dbx_oauth ON ROLE "$alice" IS 'SERVICE_PRINCIPAL'});
+	like($pooled_set_token->(), qr/identity type differs/,
+		'a label changed to another type is seen at the next transaction');
+	$node->safe_psql('postgres', qq{SECURITY LABEL FOR dbx_oauth ON ROLE "$alice" IS 'USER'});
+	is($pooled_set_token->(), $alice, '... and changed back');
+	$in .= "\\q\n";
+	$pool->finish;
+}
+
 # --- tokens never reach the server log --------------------------------------------------
 # (log_statement = none here: with log_statement = all PostgreSQL itself logs
 # statement text, and so any token written as a literal; see docs/pooling.md.)

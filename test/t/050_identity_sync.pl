@@ -44,16 +44,12 @@ $ws->set_group('analysts', $alice, $bob, $carol, 'group:contractors');
 
 my $node = PostgreSQL::Test::Cluster->new('idsync');
 $node->init;
-$node->append_conf('postgresql.conf', join("\n",
-	"shared_preload_libraries = 'dbx_oauth'",
-	"dbx_oauth.require_ssl = off",
-	"dbx_oauth.issuers = '" . $ws->issuer . "'",
-	"dbx_oauth.ca_file = '" . $ws->ca_file . "'",
+$node->append_conf('postgresql.conf', $ws->server_conf(
 	"dbx_oauth.http_timeout = 3000",
 	"dbx_oauth.client_id = '$client'",
 	"dbx_oauth.client_secret_file = '$secret_file'",
 	"dbx_oauth.group_sync_interval = 10",
-	""));
+));
 $node->start;
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION dbx_oauth;

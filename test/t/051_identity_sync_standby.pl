@@ -30,13 +30,9 @@ $ws->set_group('analysts', $alice, $bob);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', join("\n",
-	"shared_preload_libraries = 'dbx_oauth'",
-	"dbx_oauth.require_ssl = off",
-	"dbx_oauth.issuers = '" . $ws->issuer . "'",
-	"dbx_oauth.ca_file = '" . $ws->ca_file . "'",
+$primary->append_conf('postgresql.conf', $ws->server_conf(
 	"dbx_oauth.http_timeout = 3000",
-	""));
+));
 $primary->start;
 $primary->safe_psql('postgres', qq{
 	CREATE EXTENSION dbx_oauth;
