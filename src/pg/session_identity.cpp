@@ -252,6 +252,11 @@ bool session_identity_clear_switch() {
     return true;
 }
 
+bool session_identity_switch_is_stale() noexcept {
+    const Identity &active = switches.active();
+    return active.present && active.role != GetOuterUserId();
+}
+
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds) {
     Oid user = GetOuterUserId();
     const Identity &active = switches.active();

@@ -43,6 +43,14 @@ bool session_identity_clear_switch();
 bool session_identity_login_is_oauth();
 
 /*
+ * True when a switch is recorded but the current role is no longer its
+ * role: changed by set_config('role', ...), which no utility hook sees.
+ * The statement guard then drops the switch (session_identity_clear_switch)
+ * so that going back to the role later cannot revive the identity.
+ */
+bool session_identity_switch_is_stale() noexcept;
+
+/*
  * With expired_session_action = terminate: once the token behind a
  * set_token switch has expired (plus grace), the switch is dropped for good
  * (no rollback or COMMIT brings it back) and the statement about to run

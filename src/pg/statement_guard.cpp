@@ -1,11 +1,14 @@
 /*
- * statement_guard.cpp — ExecutorStart_hook for expired set_token switches.
+ * statement_guard.cpp — ExecutorStart_hook for set_token switches that
+ * must end: expired ones, and ones whose role was changed behind the
+ * utility hook's back (set_config('role', ...)), which are dropped before
+ * the next statement so that a later switch back cannot revive them.
  *
  * Pooled connections are shared, so an expired switched identity is not a
  * reason to kill the connection: the identity is dropped and the next
  * statement run as that user fails with a clear error (the transaction
- * aborts, which also ends a SET LOCAL ROLE).  The check is a role-id and a
- * time compare per statement; nothing happens unless
+ * aborts, which also ends a SET LOCAL ROLE).  Per statement this costs a
+ * role-id compare, plus a time compare when
  * dbx_oauth.expired_session_action = terminate.
  */
 #include "pg/session_identity.h"
@@ -23,6 +26,11 @@ extern "C" {
 static ExecutorStart_hook_type prev_executor_start = nullptr;
 
 static void dbx_oauth_executor_start(QueryDesc *queryDesc, int eflags) {
+    if (dbx_oauth::pg::session_identity_switch_is_stale()) {
+        dbx_oauth::pg::PgError err;
+        if (!dbx_oauth::pg::cpp_call(&err, [] { dbx_oauth::pg::session_identity_clear_switch(); }))
+            dbx_oauth::pg::raise_pg_error(&err);
+    }
     if (dbx_oauth_expired_session_action == EXPIRED_SESSION_TERMINATE) {
         const char *role = nullptr;
         dbx_oauth::pg::PgError err;

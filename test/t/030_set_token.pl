@@ -38,6 +38,10 @@ $node->safe_psql('postgres', qq{
 	  USING (owner = (SELECT dbx_oauth.current_identity())
 	         OR (owner = 'data-team' AND current_user = 'data-team'));
 	GRANT SELECT ON docs TO dbx_oauth_users, authenticator, outsider;
+	-- Owned by the authenticator: inside, current_user is the authenticator.
+	CREATE FUNCTION definer_sees_identity() RETURNS text LANGUAGE sql SECURITY DEFINER
+	  AS \$\$ SELECT current_user || '|' || coalesce(dbx_oauth.current_identity(), '-') \$\$;
+	ALTER FUNCTION definer_sees_identity() OWNER TO authenticator;
 });
 
 is($node->safe_psql('postgres', q{
@@ -224,6 +228,37 @@ for my $case (
 		"after set_token, $stmt leaves no identity, and SET ROLE back to the role does not revive it");
 	is($err, '', "... $stmt: no errors");
 }
+
+# set_config('role', ...) is a function call, not a utility statement: the
+# switch is dropped before the next statement, so going back to the role
+# with set_config cannot revive the identity either.
+($out, $err) = as_auth(qq{
+	SELECT dbx_oauth.set_token('$tok_alice') IS NOT NULL;
+	SELECT set_config('role', '$bob', false) IS NOT NULL;
+	SELECT set_config('role', '$alice', false) IS NOT NULL;
+	SELECT current_user, dbx_oauth.current_identity() IS NULL, count(*) FROM docs;
+	BEGIN;
+	SELECT dbx_oauth.set_token('$tok_alice', true) IS NOT NULL;
+	SELECT set_config('role', '$bob', true) IS NOT NULL;
+	SELECT set_config('role', '$alice', true) IS NOT NULL;
+	SELECT current_user, dbx_oauth.current_identity() IS NULL, count(*) FROM docs;
+	COMMIT;
+});
+is($out, join("\n", 't', 't', 't', "$alice|t|0", 't', 't', 't', "$alice|t|0"),
+	'after set_token, set_config(role) away and back (session or local) does not revive the identity');
+is($err, '', '... no errors');
+
+# A SECURITY DEFINER function does not change the role a switch is checked
+# against: inside it current_user is the definer, yet the identity stays.
+($out, $err) = as_auth(qq{
+	SELECT dbx_oauth.set_token('$tok_alice') IS NOT NULL;
+	SELECT definer_sees_identity();
+	SELECT current_user, dbx_oauth.current_identity();
+	SELECT dbx_oauth.reset_token();
+});
+is($out, join("\n", 't', "authenticator|$alice", "$alice|$alice", ''),
+	'a SECURITY DEFINER function sees the switched identity, and the switch survives it');
+is($err, '', '... no errors');
 
 ($out, $err) = as_auth(qq{
 	BEGIN;
