@@ -51,12 +51,11 @@ def markdown(meta, figures, svg_name, smoke):
                "by `bench/run`.")
     out += ["", "**How to read this.** Every figure compares dbx_oauth with a baseline "
             "measured by the same command, on the same machine, in the same run, with the "
-            "variants interleaved round by round. This machine has 2 cores shared with other "
-            "engineers who were compiling and running tests during the run "
-            f"(load average {meta['load_before']} at the start, {meta['load_after']} at the "
-            "end), so absolute numbers are noisy and lower than on an idle machine; the "
-            "**ratios** are what count. Tables show the median, min and max over the rounds; "
-            "ratios are between medians.", ""]
+            "variants interleaved round by round. This machine has 2 cores that other work "
+            "may share (load average "
+            f"{meta['load_before']} at the start, {meta['load_after']} at the end), so "
+            "absolute numbers are noisy; the **ratios** are what count. Tables show the "
+            "median, min and max over the rounds; ratios are between medians.", ""]
     out += ["## How to run", "",
             "```", "bench/run            # full run (~10–15 min): release build, own cluster, "
             "fake workspace, PgBouncer", "bench/run --smoke    # ~30 s harness check, "
