@@ -393,9 +393,13 @@ void enforce_size(const VolumeEntry &v, core::FileAction action, int64_t size) {
 bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
     CallSite *site = a.site;
     const VolumeEntry &v = find_volume(site, a.key);
-    volume_policy(v); /* raises for a stored policy that does not parse */
-    /* Hold what we need afterwards: a policy function may cause a cache reload. */
-    std::shared_ptr<const core::Policy> policy(v.policy);
+    const core::Policy &policy = volume_policy(v); /* raises for a stored policy that does not parse */
+    /* A policy function may run SQL that reloads the volume cache: then hold
+     * the policy, and copy the limits needed after evaluation.  Without fn
+     * nodes nothing can reload, and the per-row path takes no reference. */
+    std::shared_ptr<const core::Policy> hold;
+    if (!policy.functions().empty())
+        hold = v.policy;
     core::FileAction action = file_action_from_oid(a.action);
 
     std::string scratch;
@@ -415,16 +419,14 @@ bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
                                 : session_policy_user(site, a.session);
     core::FileResource resource{relative, a.key, a.size};
     SqlPolicyFunctions functions(site);
-    VolumeEntry limits; /* for enforce_size after evaluation */
-    if (enforce) {
-        limits.key = v.key;
-        limits.max_upload_size = v.max_upload_size;
-        limits.max_read_size = v.max_read_size;
-    }
-
-    bool allowed = policy->evaluate(action, resource, user, &functions);
     if (!enforce)
-        return allowed;
+        return policy.evaluate(action, resource, user, &functions);
+
+    VolumeEntry limits; /* for enforce_size after evaluation */
+    limits.key = v.key;
+    limits.max_upload_size = v.max_upload_size;
+    limits.max_read_size = v.max_read_size;
+    bool allowed = policy.evaluate(action, resource, user, &functions);
     if (!allowed)
         throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE,
                        "Policy denied \"" + std::string(core::file_action_name(action)) + "\" on volume \"" +
