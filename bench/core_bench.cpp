@@ -174,10 +174,13 @@ void BM_VerifyOnly(benchmark::State& state, const char* alg) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_ParseJwks(benchmark::State& state) {
+// check: trusted_source is what a backend does with the key store's text
+// (once per key-store version, so once per login backend); full is what
+// the worker and the jwks_file loader do before publishing.
+void BM_ParseJwks(benchmark::State& state, core::KeyCheck check) {
   const Inputs& in = inputs();
   for (auto _ : state) {
-    core::JwksParseResult r = core::parse_jwks(in.jwks_json);
+    core::JwksParseResult r = core::parse_jwks(in.jwks_json, check);
     benchmark::DoNotOptimize(r.ok);
   }
   state.counters["keys"] = static_cast<double>(in.jwks.keys.size());
@@ -186,7 +189,7 @@ void BM_ParseJwks(benchmark::State& state) {
 
 // The JWKS a login backend actually reads (the fake workspace's published
 // keys); skipped when bench/run did not provide it.
-void BM_ParseJwksFile(benchmark::State& state, const char* name) {
+void BM_ParseJwksFile(benchmark::State& state, const char* name, core::KeyCheck check) {
   std::string json;
   try {
     json = read_file(inputs().dir + "/" + name);
@@ -196,7 +199,7 @@ void BM_ParseJwksFile(benchmark::State& state, const char* name) {
   }
   size_t keys = 0;
   for (auto _ : state) {
-    core::JwksParseResult r = core::parse_jwks(json);
+    core::JwksParseResult r = core::parse_jwks(json, check);
     keys = r.jwks.keys.size();
     benchmark::DoNotOptimize(r.ok);
   }
@@ -292,8 +295,9 @@ BENCHMARK_CAPTURE(BM_VerifyOnly, EdDSA, "EdDSA");
 BENCHMARK_CAPTURE(BM_CacheHit, RS256, "RS256");
 BENCHMARK_CAPTURE(BM_CacheHit, ES256, "ES256");
 BENCHMARK_CAPTURE(BM_CacheHit, EdDSA, "EdDSA");
-BENCHMARK(BM_ParseJwks);
-BENCHMARK_CAPTURE(BM_ParseJwksFile, login, "login_jwks.json");
+BENCHMARK_CAPTURE(BM_ParseJwks, backend, core::KeyCheck::trusted_source);
+BENCHMARK_CAPTURE(BM_ParseJwksFile, login, "login_jwks.json", core::KeyCheck::trusted_source);
+BENCHMARK_CAPTURE(BM_ParseJwksFile, worker, "login_jwks.json", core::KeyCheck::full);
 BENCHMARK(BM_Policy3Level);
 BENCHMARK(BM_TrivialCall);
 

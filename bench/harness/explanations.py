@@ -16,8 +16,12 @@ EXPLANATIONS = {
         "the claims text instead of being re-serialised. perf on `core_bench` "
         "(`BM_Validate/RS256`) now shows about 75% of a cold validation in `RSA_verify`. An "
         "RSA-2048 verify with e = 65537 is so cheap that the remaining fixed work (two small "
-        "JSON DOMs, the SHA-256 fingerprint) still shows; on a noisy run the ratio can dip "
-        "near 0.8×. Pooled use does not pay this at all: a cache hit is 30–200× cheaper."),
+        "JSON DOMs, the SHA-256 fingerprint) still shows. The ratio also swings between runs on "
+        "this shared VM: the same code measured 0.85× at 22:41 and 0.57× at 23:41 on "
+        "2026-11-25; in the slower run even `verify_signature()` alone fell to 0.86× of "
+        "`openssl speed` (1.07× before), i.e. the core benchmark and `openssl speed` saw "
+        "different CPU. Pooled use does not pay this at all: a cache hit is 30–200× "
+        "cheaper."),
     ("login", "token login"): (
         "What a token login adds to a `trust` login, per new backend: the extra protocol "
         "round trip (AuthenticationCleartextPassword → PasswordMessage), parsing the "
@@ -25,11 +29,12 @@ EXPLANATIONS = {
         "is skipped for keys the worker already checked), one cold validation (~25 µs for "
         "RS256, figure 1), the role-label reads (a new backend's label cache is empty) and "
         "membership lookups, the session-registry entry and the success line in the log. "
-        "Over TCP+SSL the TLS handshake dominates both sides and the ratio is about 1; over "
-        "the unix socket a `trust` login is so cheap that the round trip and the key import "
-        "show. Follow-up: import the keys once in the postmaster for the jwks_file and "
-        "persisted sources so forked backends inherit them, and keep DER-encoded keys in "
-        "shared memory so a backend needs no JSON work."),
+        "Over TCP+SSL the TLS handshake dominates both sides (0.99× at 22:41, 0.81× at "
+        "23:41 on the same code); over the unix socket a `trust` login is so cheap that the "
+        "round trip and the key import show (a backend parses every published key, ~19 µs "
+        "for one RSA key, figure 6, though it needs only the token's). Follow-up: build "
+        "only the key a token selects, and import the keys once in the postmaster for the jwks_file and "
+        "persisted sources so forked backends inherit them."),
     ("rls", "`current_identity()` unwrapped ≤ 0.8×"): (
         "Met since the 2 KB `PgError` is no longer zero-filled per call and the cached "
         "identity is checked before entering the C++ boundary (src/pg/sql_session.cpp); "
@@ -45,7 +50,7 @@ EXPLANATIONS = {
         "Mostly structural: the baseline transaction is three round trips through PgBouncer "
         "(`BEGIN`, the primary-key `SELECT`, `COMMIT`) doing almost no work, and `set_token` "
         "as its own statement adds a fourth, so even a free `set_token` would add about a "
-        "third. The server-side part shrank this session (+76% → about +50%): role labels "
+        "third. The server-side part shrank this session (+76% → +43–52% in two runs): role labels "
         "are cached per backend (reading `pg_shseclabel` was ~40% of a cache-hit call) and "
         "the claims are parsed only when `claim()` asks, so a cache-hit `set_token` now costs "
         "about 1.5× a `SELECT 1` (figure 3; ~7 µs in a PL/pgSQL loop, was ~20 µs). What is "
@@ -56,7 +61,7 @@ EXPLANATIONS = {
     ("volume", "≤ 100 ns extra"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
         "path rules in well under 100 ns (core series above). The per-row `PgError` memset "
-        "is gone (301 → 118–206 ns depending on the run); the rest is glue in src/pg/sql_volumes.cpp: "
+        "is gone (301 → 104–206 ns depending on the run); the rest is glue in src/pg/sql_volumes.cpp: "
         "`read_access_args` deforms the text, enum, bigint and composite arguments on every "
         "row, and `decide_access` plus the volume lookup run per call. Follow-up: skip the "
         "defaulted `size` and `as_user` arguments when NULL without deforming, and cache the "

@@ -392,10 +392,12 @@ def figure_worker(ctx):
                  "`SELECT count(*) FROM dbx_oauth.sessions` (the session registry), each "
                  f"`pgbench -M prepared -c 1 -T {p.call_seconds}` as the superuser. Key "
                  "store: `SELECT count(*) FROM dbx_oauth.keys` (shared lock, copy, parse) vs "
-                 "`SELECT 1`; and the core's `parse_jwks`, which a backend runs once per "
-                 "key-store version — i.e. once in every new (login) backend — for the "
-                 "workspace's JWKS (1 RSA-2048 key) and for a 3-key JWKS (RSA, P-256, "
-                 f"Ed25519). {p.reps} rounds.")
+                 "`SELECT 1`; and the core's `parse_jwks` as a backend runs it once per "
+                 "key-store version — i.e. once in every new (login) backend — on keys the "
+                 "worker already checked (`KeyCheck::trusted_source`), for the workspace's "
+                 "JWKS (1 RSA-2048 key) and for a 3-key JWKS (RSA, P-256, Ed25519); plus the "
+                 "worker's own parse of the workspace's JWKS with OpenSSL's full public-key "
+                 f"check (`KeyCheck::full`, once per refresh). {p.reps} rounds.")
     conns = []
     try:
         info = c.conninfo(user=ALICE, password=ctx.tokens["alice"])
@@ -431,8 +433,11 @@ def figure_worker(ctx):
         for conn in conns:
             conn.close()
     core = getattr(ctx, "core", {})
-    for name, key, label in (("BM_ParseJwksFile/login", "parse_login", "core parse_jwks, 1 RSA key"),
-                             ("BM_ParseJwks", "parse_3", "core parse_jwks, 3 keys")):
+    for name, key, label in (("BM_ParseJwksFile/login", "parse_login",
+                              "core parse_jwks in a backend, 1 RSA key"),
+                             ("BM_ParseJwks/backend", "parse_3", "core parse_jwks in a backend, 3 keys"),
+                             ("BM_ParseJwksFile/worker", "parse_worker",
+                              "core parse_jwks in the worker (full check), 1 RSA key")):
         if core.get(name):
             fig.add_series(key, label, "µs/call", "lower")
             for v in core[name]:
