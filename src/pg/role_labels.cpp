@@ -120,7 +120,13 @@ char *role_identity_label(Oid roleid) {
     address.objectSubId = 0;
     char *label = GetSecurityLabel(&address, DBX_OAUTH_LABEL_PROVIDER);
     if (epoch == label_cache_epoch && (label == nullptr || strlen(label) < sizeof label_cache[0].label)) {
-        int slot = label_cache_used < kLabelCacheSize ? label_cache_used++ : label_cache_next_victim++ % kLabelCacheSize;
+        int slot;
+        if (label_cache_used < kLabelCacheSize) {
+            slot = label_cache_used++;
+        } else { /* full: replace round-robin */
+            slot = label_cache_next_victim;
+            label_cache_next_victim = (slot + 1) % kLabelCacheSize;
+        }
         label_cache[slot].role = roleid;
         label_cache[slot].has_label = label != nullptr;
         strlcpy(label_cache[slot].label, label != nullptr ? label : "", sizeof label_cache[slot].label);
