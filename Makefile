@@ -9,7 +9,7 @@ MODULE_big  = dbx_oauth
 EXT_VERSION = 0.1
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
+PG_SRCS   = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = dbx_oauth--$(EXT_VERSION).sql
@@ -49,7 +49,7 @@ SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 dbx_oauth--$(EXT_VERSION).sql: $(SQL_FRAGMENTS)
 	cat $^ > $@
 
-$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
+$(OBJS): $(wildcard src/core/*.h src/pg/*/*.h)
 
 # pg_regress validates tokens against keys made for the run: the temporary
 # instance trusts them through dbx_oauth.jwks_file.

@@ -37,7 +37,7 @@ EXPLANATIONS = {
         "persisted sources so forked backends inherit them."),
     ("rls", "`current_identity()` unwrapped ≤ 0.8×"): (
         "Met since the 2 KB `PgError` is no longer zero-filled per call and the cached "
-        "identity is checked before entering the C++ boundary (src/pg/sql_session.cpp); "
+        "identity is checked before entering the C++ boundary (src/pg/session/sql_session.cpp); "
         "before that it measured 1.33×. What is left per row is an fmgr call and a palloc'd "
         "text copy."),
     ("rls", "`current_identity()` unwrapped ≥ 40×"): (
@@ -61,7 +61,7 @@ EXPLANATIONS = {
     ("volume", "≤ 100 ns extra"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
         "path rules in well under 100 ns (core series above). The per-row `PgError` memset "
-        "is gone (301 → 104–206 ns depending on the run); the rest is glue in src/pg/sql_volumes.cpp: "
+        "is gone (301 → 104–206 ns depending on the run); the rest is glue in src/pg/volumes/sql_volumes.cpp: "
         "`read_access_args` deforms the text, enum, bigint and composite arguments on every "
         "row, and `decide_access` plus the volume lookup run per call. Follow-up: skip the "
         "defaulted `size` and `as_user` arguments when NULL without deforming, and cache the "

@@ -7,7 +7,7 @@
  * installed, the trust hba line would let the role in without a token, so
  * the session must end instead (fail closed; DESIGN.md §2).
  */
-#include "pg/session_identity.h" /* includes core headers: before postgres.h */
+#include "pg/session/session_identity.h" /* includes core headers: before postgres.h */
 
 extern "C" {
 #include "postgres.h"
@@ -18,21 +18,21 @@ extern "C" {
 #include "storage/shmem.h"
 }
 
-#include "pg/auth_hook.h"
-#include "pg/doctor_startup.h"
-#include "pg/group_store.h"
-#include "pg/guc.h"
-#include "pg/identity_sync_worker.h"
-#include "pg/jwks_file.h"
-#include "pg/key_store.h"
-#include "pg/role_labels.h"
-#include "pg/session_registry.h"
-#include "pg/eviction.h"
-#include "pg/session_worker.h"
-#include "pg/statement_guard.h"
-#include "pg/stats.h"
-#include "pg/utility_hook.h"
-#include "pg/worker.h"
+#include "pg/login/auth_hook.h"
+#include "pg/login/doctor_startup.h"
+#include "pg/groups/group_store.h"
+#include "pg/common/guc.h"
+#include "pg/groups/identity_sync_worker.h"
+#include "pg/keys/jwks_file.h"
+#include "pg/keys/key_store.h"
+#include "pg/login/role_labels.h"
+#include "pg/lifecycle/session_registry.h"
+#include "pg/lifecycle/eviction.h"
+#include "pg/lifecycle/session_worker.h"
+#include "pg/session/statement_guard.h"
+#include "pg/common/stats.h"
+#include "pg/session/utility_hook.h"
+#include "pg/keys/key_refresh_worker.h"
 
 extern "C" {
 PG_MODULE_MAGIC;

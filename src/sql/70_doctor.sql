@@ -6,7 +6,7 @@
 -- extension owner (SECURITY DEFINER) and is granted to pg_monitor only.
 -- It prints no token, secret or password: only names, line numbers, counts,
 -- times and setting values.  At startup a one-shot worker runs it in
--- dbx_oauth.database and logs a WARNING per error (src/pg/doctor_startup.cpp).
+-- dbx_oauth.database and logs a WARNING per error (src/pg/login/doctor_startup.cpp).
 
 CREATE FUNCTION dbx_oauth.key_worker_pid()
 RETURNS integer

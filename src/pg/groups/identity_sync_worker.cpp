@@ -1,0 +1,678 @@
+/*
+ * identity_sync_worker.cpp — service-principal token and group membership
+ * sync (see identity_sync_worker.h).
+ *
+ * One wake-up has three phases, so that C++ objects and PostgreSQL errors
+ * never meet:
+ *   1. catalog (plain C, own transaction, PG_TRY): the GROUP roles from
+ *      pg_shseclabel, recovery state, whether the extension is installed;
+ *   2. network (C++ inside cpp_call): token refresh, SCIM reads, publish
+ *      to shared memory, status;
+ *   3. reconcile (plain C, one transaction per group, a subtransaction per
+ *      GRANT/REVOKE): only on a primary with the extension installed.
+ * Worker state lives in a static object (never on a stack that ereport
+ * could unwind).  The access token and the client secret are never
+ * logged, never put in shared memory, and wiped after use where possible.
+ */
+#include "core/backoff.h"
+#include "core/client_credentials.h"
+#include "core/discovery.h"
+#include "core/setting_list.h"
+#include "core/http_client.h"
+#include "core/scim.h"
+#include "pg/keys/worker_http.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pg/common/boundary.h"
+#include "pg/groups/group_store.h"
+#include "pg/common/guc.h"
+#include "pg/groups/identity_sync_catalog.h"
+#include "pg/groups/identity_sync_worker.h"
+#include "pg/common/bgworkers.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace {
+
+using namespace dbx_oauth;
+
+constexpr int64_t kBackoffBaseMs = 2000;
+constexpr int64_t kBackoffMaxMs = 300000;
+constexpr size_t kMaxResponseBytes = 4 * 1024 * 1024;
+constexpr int64_t kIdleWaitMs = 3600 * 1000;       /* disabled: wait for a reload */
+constexpr int64_t kResolveTtlMs = 3600 * 1000;     /* SCIM id -> identity cache */
+constexpr long kErrorSleepMs = 5000;
+
+CatalogView catalog_view; /* static: filled by C code, read by C++ code */
+
+/* ---- phase 2 state (C++; static, never on an unwinding stack) ----------- */
+
+struct CachedResource {
+    core::ScimIdentity resource;
+    bool missing = false; /* 404 */
+    int64_t fetched_ms = 0;
+};
+
+struct GroupState {
+    GroupSyncInfo info{};
+    std::vector<std::string> members;
+};
+
+struct SyncState {
+    bool loaded = false;            /* previous snapshot taken over from shared memory */
+    bool active = false;            /* enabled at the last step */
+    std::string config_key;         /* client_id + secret file + issuer */
+    core::TokenGrant token;
+    int64_t next_token_attempt_ms = 0;
+    int token_failures = 0;
+    std::string token_error;
+    std::string token_endpoint;
+    std::vector<GroupState> groups;
+    std::map<std::string, CachedResource> cache;
+    int64_t next_round_ms = 0;
+    int round_failures = 0;
+    int interval_s = 0;
+    int64_t last_round_ms = 0;
+    int64 grants = 0;
+    int64 revokes = 0;
+    TimestampTz reconcile_at = 0;
+    std::string reconcile_error;
+    std::mt19937_64 rng;
+};
+
+SyncState &state() {
+    static SyncState s;
+    return s;
+}
+
+int64_t now_ms() {
+    return GetCurrentTimestamp() / 1000;
+}
+
+TimestampTz ms_to_ts(int64_t ms) {
+    return ms == 0 ? 0 : static_cast<TimestampTz>(ms) * 1000;
+}
+
+void log_msg(int elevel, const std::string &msg, const std::string &detail = {}) {
+    pg::pg_call([&] {
+        ereport(elevel, (errmsg("%s", msg.c_str()), detail.empty() ? 0 : errdetail("%s", detail.c_str())));
+    });
+}
+
+void copy_text(char *dst, size_t cap, const std::string &src) {
+    strlcpy(dst, src.c_str(), cap);
+}
+
+std::string first_issuer() {
+    std::vector<std::string> issuers =
+        core::split_setting_list(dbx_oauth_issuers ? dbx_oauth_issuers : "");
+    return issuers.empty() ? std::string() : issuers.front();
+}
+
+bool sync_enabled() {
+    return dbx_oauth_client_id != nullptr && dbx_oauth_client_id[0] != '\0' &&
+           dbx_oauth_client_secret_file != nullptr && dbx_oauth_client_secret_file[0] != '\0';
+}
+
+core::HttpOptions http_options() {
+    return worker_http_options(kMaxResponseBytes);
+}
+
+int64_t backoff_ms(SyncState &s, int failures, int64_t cap) {
+    core::BackoffPolicy policy;
+    policy.base_ms = kBackoffBaseMs;
+    policy.max_ms = std::max<int64_t>(kBackoffBaseMs, std::min(kBackoffMaxMs, cap));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    return core::backoff_delay_ms(policy, failures, unit(s.rng));
+}
+
+void drop_token(SyncState &s) {
+    core::wipe(s.token.access_token);
+    s.token = core::TokenGrant{};
+}
+
+/* ---- the service principal's token -------------------------------------- */
+
+std::string discover_token_endpoint(const std::string &issuer, const core::HttpOptions &http) {
+    std::string last_error = "no discovery document";
+    for (const std::string &url : core::discovery_urls(issuer)) {
+        core::HttpResponse r = core::http_get(url, http);
+        if (!r.ok) {
+            last_error = r.error;
+            continue;
+        }
+        if (r.status != 200) {
+            last_error = core::redact_url(url) + " answered HTTP " + std::to_string(r.status);
+            continue;
+        }
+        core::DiscoveryResult d = core::parse_discovery(r.body, issuer, dbx_oauth_allow_insecure_http);
+        if (!d.ok) {
+            last_error = d.error;
+            continue;
+        }
+        if (d.document.token_endpoint.empty())
+            throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "discovery document has no \"token_endpoint\"");
+        if (std::optional<std::string> why = core::check_token_endpoint(d.document.token_endpoint, issuer))
+            throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "token_endpoint refused: " + *why);
+        return d.document.token_endpoint;
+    }
+    throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "discovery failed: " + last_error);
+}
+
+/* Obtains a token; returns an error text (empty on success). */
+std::string obtain_token(SyncState &s, const std::string &issuer, int64_t now) {
+    const core::HttpOptions http = http_options();
+    try {
+        if (s.token_endpoint.empty())
+            s.token_endpoint = discover_token_endpoint(issuer, http);
+    } catch (const pg::SqlError &e) {
+        return e.message;
+    }
+
+    core::SecretFileResult secret = core::read_client_secret_file(dbx_oauth_client_secret_file);
+    if (!secret.ok)
+        return secret.error;
+    std::string authorization = core::basic_authorization(dbx_oauth_client_id, secret.secret);
+    core::wipe(secret.secret);
+    core::HttpResponse r =
+        core::http_post_form(s.token_endpoint, core::client_credentials_form_body(), authorization, http);
+    core::wipe(authorization);
+    if (!r.ok) {
+        s.token_endpoint.clear(); /* discover again next time */
+        return r.error;
+    }
+    core::TokenGrant grant = core::parse_token_response(r.status, r.body, now);
+    core::wipe(r.body);
+    if (!grant.ok) {
+        if (r.status >= 500 || r.status == 404)
+            s.token_endpoint.clear();
+        return grant.error;
+    }
+    drop_token(s);
+    s.token = std::move(grant);
+    return {};
+}
+
+/* Refreshes the token when due; true when a new token was obtained. */
+bool maybe_refresh_token(SyncState &s, const std::string &issuer, int64_t now) {
+    const bool usable = core::token_usable(s.token, now);
+    const bool due = !usable || now >= core::token_refresh_due_ms(s.token.obtained_at_ms, s.token.expires_at_ms);
+    if (!due || now < s.next_token_attempt_ms)
+        return false;
+    std::string error = obtain_token(s, issuer, now);
+    if (ShutdownRequestPending)
+        return false;
+    if (error.empty()) {
+        if (s.token_failures > 0 || s.token_error.size() > 0)
+            log_msg(LOG, "dbx_oauth identity sync: obtained an access token for client \"" +
+                             std::string(dbx_oauth_client_id) + "\" after " + std::to_string(s.token_failures) +
+                             " failed attempts");
+        else
+            log_msg(DEBUG1, "dbx_oauth identity sync: obtained an access token");
+        s.token_failures = 0;
+        s.token_error.clear();
+        s.next_token_attempt_ms = 0;
+        return true;
+    }
+    s.token_failures++;
+    s.token_error = error;
+    /* Never retry later than the current token stays usable, if it does. */
+    int64_t cap = kBackoffMaxMs;
+    if (core::token_usable(s.token, now))
+        cap = std::max<int64_t>(kBackoffBaseMs, s.token.expires_at_ms - core::kTokenUseMarginMs - now);
+    s.next_token_attempt_ms = now + backoff_ms(s, s.token_failures, cap);
+    log_msg(WARNING,
+            "dbx_oauth identity sync: could not obtain an access token for client \"" +
+                std::string(dbx_oauth_client_id) + "\"",
+            error + " (attempt " + std::to_string(s.token_failures) + ")");
+    return false;
+}
+
+/* ---- SCIM ---------------------------------------------------------------- */
+
+struct GroupFailure {
+    std::string message;
+};
+
+core::HttpResponse scim_get(SyncState &s, const std::string &url) {
+    if (!core::token_usable(s.token, now_ms()))
+        throw GroupFailure{"no usable access token" + (s.token_error.empty() ? "" : ": " + s.token_error)};
+    core::HttpResponse r = core::http_get_bearer(url, s.token.access_token, http_options());
+    if (!r.ok)
+        throw GroupFailure{r.error};
+    if (r.status == 401) {
+        /* Revoked or otherwise refused: get a new one before the next try. */
+        drop_token(s);
+        s.next_token_attempt_ms = 0;
+    }
+    return r;
+}
+
+/* A user's / service principal's / nested group's resource, cached by id. */
+const CachedResource &resolve(SyncState &s, const std::string &base, core::ScimMemberKind kind,
+                              const std::string &id, int64_t now) {
+    const std::string key = std::string(core::scim_member_kind_path(kind)) + "/" + id;
+    auto it = s.cache.find(key);
+    if (it != s.cache.end() && now - it->second.fetched_ms < kResolveTtlMs)
+        return it->second;
+    core::HttpResponse r = scim_get(s, core::scim_resource_url(base, kind, id));
+    CachedResource c;
+    c.fetched_ms = now;
+    if (r.status == 404) {
+        c.missing = true;
+    } else if (r.status != 200) {
+        throw GroupFailure{core::scim_error_text(r.status, r.body)};
+    } else {
+        c.resource = core::parse_scim_resource(kind, r.body);
+        if (!c.resource.ok)
+            throw GroupFailure{c.resource.error};
+    }
+    return s.cache[key] = std::move(c);
+}
+
+/* Reads one group's membership; throws GroupFailure. */
+void read_group(SyncState &s, const std::string &base, GroupState &g, int64_t now) {
+    std::vector<core::ScimGroup> found;
+    int64_t start = 1, seen = 0;
+    for (int page = 0;; page++) {
+        if (page >= core::kScimMaxPages)
+            throw GroupFailure{"SCIM group search returned more than " + std::to_string(core::kScimMaxPages) +
+                               " pages"};
+        core::HttpResponse r = scim_get(s, core::scim_groups_page_url(base, g.info.name, start));
+        if (r.status != 200)
+            throw GroupFailure{core::scim_error_text(r.status, r.body)};
+        core::ScimListPage p = core::parse_scim_groups_page(r.body);
+        if (!p.ok)
+            throw GroupFailure{p.error};
+        seen += p.items;
+        for (core::ScimGroup &sg : p.groups)
+            found.push_back(std::move(sg));
+        std::string error;
+        std::optional<int64_t> next = core::scim_next_start_index(p, start, seen, &error);
+        if (!error.empty())
+            throw GroupFailure{error};
+        if (!next)
+            break;
+        start = *next;
+    }
+    std::string error;
+    std::optional<core::ScimGroup> group = core::scim_select_group(found, g.info.name, &error);
+    if (!error.empty())
+        throw GroupFailure{error};
+
+    std::set<std::string> identities;
+    int unresolved = 0, inactive = 0;
+    bool overflow = false;
+    if (group) {
+        struct Pending {
+            core::ScimMember member;
+            int depth;
+        };
+        std::vector<Pending> queue;
+        for (const core::ScimMember &m : group->members)
+            queue.push_back({m, 0});
+        std::set<std::string> seen_groups{group->id};
+        for (size_t i = 0; i < queue.size() && !overflow; i++) {
+            if (ShutdownRequestPending)
+                throw GroupFailure{"cancelled"};
+            const core::ScimMember m = queue[i].member;
+            const int depth = queue[i].depth;
+            if (m.kind == core::ScimMemberKind::group) {
+                if (depth + 1 > core::kScimMaxNestingDepth || !seen_groups.insert(m.id).second) {
+                    if (depth + 1 > core::kScimMaxNestingDepth)
+                        unresolved++;
+                    continue;
+                }
+                const CachedResource &c = resolve(s, base, m.kind, m.id, now);
+                if (c.missing) {
+                    unresolved++;
+                    continue;
+                }
+                for (const core::ScimMember &n : c.resource.members)
+                    queue.push_back({n, depth + 1});
+                continue;
+            }
+            std::vector<core::ScimMemberKind> kinds;
+            if (m.kind == core::ScimMemberKind::unknown)
+                kinds = {core::ScimMemberKind::user, core::ScimMemberKind::service_principal};
+            else
+                kinds = {m.kind};
+            bool done = false;
+            for (core::ScimMemberKind k : kinds) {
+                const CachedResource &c = resolve(s, base, k, m.id, now);
+                if (c.missing)
+                    continue;
+                done = true;
+                if (!c.resource.active)
+                    inactive++;
+                else
+                    identities.insert(core::fold_member_identity(c.resource.identity));
+                break;
+            }
+            if (!done)
+                unresolved++;
+            if (identities.size() > GROUP_STORE_MAX_MEMBERS)
+                overflow = true;
+        }
+    }
+    g.members.assign(identities.begin(), identities.end());
+    g.info.synced = true;
+    g.info.overflow = overflow;
+    g.info.found = group.has_value();
+    g.info.member_count = static_cast<int>(g.members.size());
+    g.info.unresolved = unresolved;
+    g.info.inactive = inactive;
+    if (overflow) {
+        g.members.clear();
+        copy_text(g.info.last_error, sizeof g.info.last_error,
+                  "group has more than " + std::to_string(GROUP_STORE_MAX_MEMBERS) +
+                      " members; logins as this group are refused");
+    } else if (!group) {
+        copy_text(g.info.last_error, sizeof g.info.last_error, "no workspace group has this name");
+    } else {
+        g.info.last_error[0] = '\0';
+    }
+}
+
+/* ---- one wake-up ---------------------------------------------------------- */
+
+void put_status(SyncState &s, const CatalogView &cat, const char *mode, const std::string &last_error) {
+    IdentitySyncStatus st;
+    memset(&st, 0, sizeof st);
+    st.enabled = sync_enabled();
+    strlcpy(st.mode, mode, sizeof st.mode);
+    strlcpy(st.client_id, dbx_oauth_client_id ? dbx_oauth_client_id : "", sizeof st.client_id);
+    strlcpy(st.database, dbx_oauth_database ? dbx_oauth_database : "", sizeof st.database);
+    st.extension_installed = cat.ok && cat.extension_installed;
+    st.has_token = core::token_usable(s.token, now_ms());
+    st.token_obtained_at = s.token.ok ? ms_to_ts(s.token.obtained_at_ms) : 0;
+    st.token_expires_at = s.token.ok ? ms_to_ts(s.token.expires_at_ms) : 0;
+    if (s.token.ok && st.enabled)
+        st.next_token_refresh = ms_to_ts(std::max(core::token_refresh_due_ms(s.token.obtained_at_ms, s.token.expires_at_ms),
+                                                  s.next_token_attempt_ms));
+    else if (st.enabled)
+        st.next_token_refresh = ms_to_ts(s.next_token_attempt_ms);
+    st.token_failures = s.token_failures;
+    copy_text(st.token_error, sizeof st.token_error, s.token_error);
+    st.last_round = ms_to_ts(s.last_round_ms);
+    st.next_round = st.enabled ? ms_to_ts(s.next_round_ms) : 0;
+    st.groups_ignored = cat.ok ? cat.ignored : 0;
+    copy_text(st.last_error, sizeof st.last_error, last_error);
+    st.reconcile_at = s.reconcile_at;
+    copy_text(st.reconcile_error, sizeof st.reconcile_error, s.reconcile_error);
+    st.grants = s.grants;
+    st.revokes = s.revokes;
+    group_store_put_status(&st);
+}
+
+void publish(SyncState &s) {
+    std::vector<PublishedGroup> snapshot;
+    snapshot.reserve(s.groups.size());
+    for (const GroupState &g : s.groups)
+        snapshot.push_back(PublishedGroup{g.info, g.members});
+    for (const std::string &name : group_store_publish(snapshot)) {
+        for (GroupState &g : s.groups) {
+            if (name == g.info.name && !g.info.overflow) {
+                g.info.overflow = true;
+                log_msg(WARNING, "dbx_oauth identity sync: group \"" + name +
+                                     "\" does not fit in shared memory; logins as this group are refused");
+            }
+        }
+    }
+}
+
+/* Makes s.groups follow the catalog's GROUP roles; true when one was added. */
+bool follow_catalog(SyncState &s, const CatalogView &cat) {
+    if (!s.loaded) {
+        /* A restarted worker keeps what its predecessor published. */
+        for (PublishedGroup &p : group_store_copy_snapshot())
+            s.groups.push_back(GroupState{p.info, std::move(p.members)});
+        s.loaded = true;
+    }
+    std::vector<GroupState> next;
+    bool added = false;
+    for (int i = 0; i < cat.ngroups; i++) {
+        auto it = std::find_if(s.groups.begin(), s.groups.end(),
+                               [&](const GroupState &g) { return g.info.roleid == cat.groups[i].roleid; });
+        if (it != s.groups.end() && strcmp(it->info.name, cat.groups[i].name) == 0) {
+            next.push_back(std::move(*it));
+        } else {
+            /* New role, or renamed: a different workspace group. */
+            GroupState g;
+            strlcpy(g.info.name, cat.groups[i].name, sizeof g.info.name);
+            g.info.roleid = cat.groups[i].roleid;
+            next.push_back(std::move(g));
+            added = true;
+        }
+    }
+    s.groups = std::move(next);
+    return added;
+}
+
+/* Returns how long to sleep; *reconcile tells phase 3 to run. */
+long sync_step(bool reload, bool requested, bool *reconcile) {
+    SyncState &s = state();
+    const CatalogView &cat = catalog_view;
+    *reconcile = false;
+    int64_t now = now_ms();
+
+    if (!sync_enabled()) {
+        if (s.active) {
+            log_msg(LOG, "dbx_oauth identity sync disabled (dbx_oauth.client_id or client_secret_file is empty)");
+            drop_token(s);
+            s = SyncState{};
+            state().loaded = true; /* nothing to take over: the store is cleared */
+        }
+        group_store_clear();
+        put_status(s, cat, "disabled", {});
+        return kIdleWaitMs;
+    }
+    if (!s.active) {
+        s.active = true;
+        s.rng.seed(static_cast<uint64_t>(MyProcPid) ^ static_cast<uint64_t>(GetCurrentTimestamp()));
+        log_msg(LOG, "dbx_oauth identity sync enabled for client \"" + std::string(dbx_oauth_client_id) + "\"");
+    }
+    const char *mode = !cat.ok ? "primary" : cat.in_recovery ? "standby" : cat.extension_installed ? "primary"
+                                                                                                    : "publish_only";
+    std::string last_error;
+    if (!cat.ok)
+        last_error = std::string("could not read GROUP roles: ") + cat.error;
+    else if (!cat.extension_installed)
+        last_error = "extension dbx_oauth is not installed in database \"" + std::string(dbx_oauth_database) +
+                     "\": membership is published, grants are not reconciled";
+    else if (cat.ignored > 0)
+        last_error = std::to_string(cat.ignored) + " GROUP roles beyond the first " +
+                     std::to_string(GROUP_STORE_MAX_GROUPS) + " are not synced";
+
+    const std::string issuer = first_issuer();
+    if (issuer.empty()) {
+        put_status(s, cat, mode, "dbx_oauth.issuers is empty: no workspace to sync with");
+        return 60000;
+    }
+    const std::string key = std::string(dbx_oauth_client_id) + "\n" + dbx_oauth_client_secret_file + "\n" + issuer;
+    if (key != s.config_key) {
+        s.config_key = key;
+        drop_token(s);
+        s.token_endpoint.clear();
+        s.token_failures = 0;
+        s.token_error.clear();
+        s.next_token_attempt_ms = 0;
+        s.cache.clear();
+        s.next_round_ms = 0;
+    }
+    if (reload && s.interval_s != dbx_oauth_group_sync_interval) {
+        s.interval_s = dbx_oauth_group_sync_interval;
+        s.next_round_ms = std::min(s.next_round_ms, now + static_cast<int64_t>(s.interval_s) * 1000);
+    }
+
+    bool any_failed = false;
+    for (const GroupState &g : s.groups)
+        any_failed = any_failed || g.info.consecutive_failures > 0;
+    const bool new_token = maybe_refresh_token(s, issuer, now);
+    const bool added = cat.ok && follow_catalog(s, cat);
+    now = now_ms();
+    const bool due = cat.ok && (now >= s.next_round_ms || requested || added || (new_token && any_failed));
+
+    if (due && !ShutdownRequestPending) {
+        std::optional<std::string> base = core::scim_base_url(issuer);
+        int failed = 0;
+        for (GroupState &g : s.groups) {
+            if (ShutdownRequestPending)
+                break;
+            g.info.last_attempt = GetCurrentTimestamp();
+            std::string error;
+            try {
+                if (!base)
+                    throw GroupFailure{"issuer \"" + issuer + "\" is not a URL"};
+                GroupState attempt = g;
+                read_group(s, *base, attempt, now);
+                attempt.info.consecutive_failures = 0;
+                attempt.info.last_success = attempt.info.last_attempt;
+                g = std::move(attempt);
+            } catch (const GroupFailure &f) {
+                error = f.message;
+            }
+            if (!error.empty()) {
+                failed++;
+                g.info.consecutive_failures++;
+                copy_text(g.info.last_error, sizeof g.info.last_error, error);
+                log_msg(WARNING,
+                        "dbx_oauth identity sync: could not sync group \"" + std::string(g.info.name) +
+                            "\", keeping its previous membership",
+                        error);
+            }
+        }
+        now = now_ms();
+        s.last_round_ms = now;
+        s.round_failures = failed > 0 ? s.round_failures + 1 : 0;
+        const int64_t interval_ms = static_cast<int64_t>(dbx_oauth_group_sync_interval) * 1000;
+        s.next_round_ms = now + (failed > 0 ? backoff_ms(s, s.round_failures, interval_ms) : interval_ms);
+        for (auto it = s.cache.begin(); it != s.cache.end();) {
+            if (now - it->second.fetched_ms >= kResolveTtlMs)
+                it = s.cache.erase(it);
+            else
+                ++it;
+        }
+        publish(s);
+        *reconcile = cat.ok && !cat.in_recovery && cat.extension_installed;
+    } else if (added) {
+        publish(s);
+    }
+    put_status(s, cat, mode, last_error);
+
+    now = now_ms();
+    int64_t wake = s.next_round_ms;
+    if (s.token.ok)
+        wake = std::min(wake, std::max(core::token_refresh_due_ms(s.token.obtained_at_ms, s.token.expires_at_ms),
+                                       s.next_token_attempt_ms));
+    else
+        wake = std::min(wake, std::max(s.next_token_attempt_ms, now));
+    return static_cast<long>(std::clamp<int64_t>(wake - now, 100, kIdleWaitMs));
+}
+
+void detach_at_exit(int, Datum) {
+    group_store_worker_detach();
+}
+
+void report(const dbx_oauth::pg::PgError &err) {
+    report_worker_error("dbx_oauth identity sync", err);
+}
+
+}  // namespace
+
+/* Phase 3: grants and revokes, then the totals into the worker's status. */
+static void reconcile(const CatalogView *cat, MemoryContext cxt) {
+    ReconcileTotals totals;
+    reconcile_group_grants(cat, cxt, &totals);
+    const int grants = totals.grants, revokes = totals.revokes;
+    const char *first_error = totals.first_error;
+
+    dbx_oauth::pg::PgError err;
+    if (!dbx_oauth::pg::cpp_call(&err, [&] {
+            SyncState &s = state();
+            s.grants += grants;
+            s.revokes += revokes;
+            s.reconcile_at = GetCurrentTimestamp();
+            s.reconcile_error = first_error;
+            IdentitySyncStatus st = group_store_get_status();
+            st.grants = s.grants;
+            st.revokes = s.revokes;
+            st.reconcile_at = s.reconcile_at;
+            strlcpy(st.reconcile_error, first_error, sizeof st.reconcile_error);
+            group_store_put_status(&st);
+        }))
+        report(err);
+}
+
+void identity_sync_worker_register(void) {
+    /* Hot standbys too: they publish membership for their own logins. */
+    register_dbx_oauth_worker("dbx_oauth identity sync", "dbx_oauth_identity_sync_main", BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, BgWorkerStart_ConsistentState, 10);
+}
+
+extern "C" PGDLLEXPORT void dbx_oauth_identity_sync_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
+
+    group_store_worker_attach(MyLatch, MyProcPid);
+    before_shmem_exit(detach_at_exit, (Datum) 0);
+    ereport(LOG, (errmsg("dbx_oauth identity sync worker started")));
+
+    dbx_oauth::pg::PgError err;
+    if (!dbx_oauth::pg::cpp_call(&err, [] { dbx_oauth::core::http_global_init(); }))
+        report(err);
+    MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "dbx_oauth identity sync", ALLOCSET_DEFAULT_SIZES);
+
+    bool reload = true;
+    for (;;) {
+        if (ShutdownRequestPending)
+            break;
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            reload = true;
+        }
+        const bool requested = group_store_take_sync_request();
+        if (sync_enabled()) {
+            read_catalog(&catalog_view);
+        } else {
+            memset(&catalog_view, 0, sizeof catalog_view);
+            catalog_view.ok = true;
+        }
+        long sleep_ms = kErrorSleepMs;
+        bool do_reconcile = false;
+        if (dbx_oauth::pg::cpp_call(&err, [&] { sleep_ms = sync_step(reload, requested, &do_reconcile); }))
+            reload = false;
+        else
+            report(err);
+        if (do_reconcile && !ShutdownRequestPending)
+            reconcile(&catalog_view, cxt);
+        if (ShutdownRequestPending)
+            break;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    ereport(LOG, (errmsg("dbx_oauth identity sync worker shutting down")));
+    proc_exit(0);
+}

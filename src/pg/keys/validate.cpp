@@ -1,0 +1,180 @@
+/*
+ * validate.cpp — backend-side glue around core::validate_token.
+ *
+ * Keeps three backend-local things in sync with their sources:
+ *   - the parsed settings (rebuilt when dbx_oauth_settings_generation moves),
+ *   - the parsed keys per issuer (rebuilt when key_store_version() moves),
+ *   - the validated-token cache (invalidated when either of the above moves).
+ * The hot path for a cached token is two counter compares and a hash lookup.
+ */
+#include "core/setting_list.h"
+#include "core/token_cache.h"
+#include "core/validator.h"
+
+#include <ctime>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "pg/keys/validate.h"
+#include "pg/common/guc.h"
+#include "pg/keys/key_store.h"
+
+namespace dbx_oauth::pg {
+
+namespace {
+
+std::vector<std::string> split_list(const char *value) {
+    return value == nullptr ? std::vector<std::string>{} : core::split_setting_list(value);
+}
+
+struct BackendState {
+    uint64 settings_generation = 0;
+    core::ValidationSettings settings;
+    uint64 keys_version = 0;
+    std::map<std::string, core::Jwks> issuer_keys; /* issuer -> parsed keys (file keys merged) */
+    std::unique_ptr<core::TokenCache> cache;
+    size_t cache_capacity = 0;
+};
+
+BackendState &state() {
+    static BackendState s;
+    return s;
+}
+
+void refresh_settings(BackendState &s) {
+    if (s.settings_generation == dbx_oauth_settings_generation)
+        return;
+    core::ValidationSettings v;
+    v.issuers = split_list(dbx_oauth_issuers);
+    v.audiences = split_list(dbx_oauth_audience);
+    v.accepted_scopes = split_list(dbx_oauth_accepted_scopes);
+    v.allowed_algorithms = split_list(dbx_oauth_allowed_algorithms);
+    v.clock_skew_seconds = dbx_oauth_clock_skew;
+    v.max_token_lifetime_seconds = dbx_oauth_max_token_lifetime;
+    s.settings = std::move(v);
+    s.settings_generation = dbx_oauth_settings_generation;
+    s.keys_version = 0; /* the issuer list may have changed: re-merge keys */
+}
+
+/*
+ * Adds keys whose kid is not in the set yet: the same key published by the
+ * issuer and listed in jwks_file must count once, or a token without kid
+ * would look ambiguous.  The first source (the issuer's) wins.
+ */
+void append_keys(core::Jwks &into, const core::Jwks &from) {
+    for (const core::Jwk &key : from.keys) {
+        bool seen = false;
+        for (const core::Jwk &have : into.keys)
+            seen = seen || (!key.kid.empty() && have.kid == key.kid);
+        if (!seen)
+            into.keys.push_back(key);
+    }
+}
+
+void refresh_keys(BackendState &s) {
+    uint64 current = key_store_version();
+    if (s.keys_version == current && current != 0)
+        return;
+    uint64 version = 0;
+    std::vector<IssuerKeys> slots = key_store_copy(&version);
+
+    core::Jwks file_keys;
+    std::map<std::string, core::Jwks> fetched;
+    for (const IssuerKeys &slot : slots) {
+        /* published by the worker or the jwks_file loader after a full check */
+        core::JwksParseResult parsed = core::parse_jwks(slot.jwks_json, core::KeyCheck::trusted_source);
+        if (!parsed.ok)
+            continue; /* a bad slot simply contributes nothing */
+        if (slot.issuer == KEY_STORE_FILE_SLOT)
+            file_keys = std::move(parsed.jwks);
+        else
+            fetched[slot.issuer] = std::move(parsed.jwks);
+    }
+
+    std::map<std::string, core::Jwks> merged;
+    for (const std::string &issuer : s.settings.issuers) {
+        core::Jwks keys;
+        auto it = fetched.find(issuer);
+        if (it != fetched.end())
+            append_keys(keys, it->second);
+        append_keys(keys, file_keys);
+        if (!keys.keys.empty())
+            merged[issuer] = std::move(keys);
+    }
+    s.issuer_keys = std::move(merged);
+    s.keys_version = version;
+}
+
+/* Cache generation: any change of settings or keys invalidates entries. */
+uint64_t cache_generation(const BackendState &s) {
+    return (s.settings_generation << 32) ^ s.keys_version;
+}
+
+core::TokenCache *cache(BackendState &s) {
+    size_t capacity = static_cast<size_t>(dbx_oauth_token_cache_size);
+    if (capacity == 0) {
+        s.cache.reset();
+        s.cache_capacity = 0;
+        return nullptr;
+    }
+    if (!s.cache || s.cache_capacity != capacity) {
+        s.cache = std::make_unique<core::TokenCache>(capacity);
+        s.cache_capacity = capacity;
+    }
+    return s.cache.get();
+}
+
+core::ValidationResult validate_uncached(BackendState &s, std::string_view token, int64_t now) {
+    core::KeyLookup lookup = [&s](const std::string &issuer) -> const core::Jwks * {
+        auto it = s.issuer_keys.find(issuer);
+        return it == s.issuer_keys.end() ? nullptr : &it->second;
+    };
+    return core::validate_token(token, s.settings, lookup, now);
+}
+
+}  // namespace
+
+const core::ValidationSettings &current_validation_settings() {
+    BackendState &s = state();
+    refresh_settings(s);
+    return s.settings;
+}
+
+BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait) {
+    BackendState &s = state();
+    refresh_settings(s);
+    refresh_keys(s);
+    const int64_t now = static_cast<int64_t>(time(nullptr));
+
+    BackendValidation out;
+    core::TokenCache *tc = cache(s);
+    if (tc != nullptr) {
+        if (const core::VerifiedToken *hit = tc->find(token, cache_generation(s), now)) {
+            out.result.reason = core::recheck_time(*hit, s.settings, now);
+            out.result.token = *hit;
+            out.from_cache = true;
+            return out;
+        }
+    }
+
+    out.result = validate_uncached(s, token, now);
+    bool unknown_key = out.result.reason == core::Reason::unknown_kid ||
+                       out.result.reason == core::Reason::no_keys;
+    if (unknown_key && allow_refresh_wait && dbx_oauth_unknown_kid_wait > 0 &&
+        key_store_request_refresh_and_wait(dbx_oauth_unknown_kid_wait)) {
+        refresh_keys(s);
+        out.result = validate_uncached(s, token, static_cast<int64_t>(time(nullptr)));
+    }
+
+    if (out.result.ok() && tc != nullptr)
+        tc->insert(token, out.result.token, cache_generation(s));
+    return out;
+}
+
+size_t token_cache_entries() {
+    BackendState &s = state();
+    return s.cache ? s.cache->size() : 0;
+}
+
+}  // namespace dbx_oauth::pg

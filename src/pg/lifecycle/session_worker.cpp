@@ -1,0 +1,56 @@
+/*
+ * session_worker.cpp — "dbx_oauth session monitor": once a second, one
+ * eviction pass (eviction.cpp) over every OAuth session.
+ *
+ * Separate from the key-refresh worker on purpose: that one blocks on the
+ * network for up to http_timeout, while eviction must keep its one-second
+ * rhythm.  It needs shared memory only (no database), so it also runs on
+ * hot standbys.
+ */
+#include "pg/lifecycle/eviction.h"
+#include "pg/lifecycle/session_worker.h"
+#include "pg/common/bgworkers.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+static constexpr long kScanIntervalMs = 1000;
+
+void session_worker_register(void) {
+    register_dbx_oauth_worker("dbx_oauth session monitor", "dbx_oauth_session_worker_main", BGWORKER_SHMEM_ACCESS, BgWorkerStart_ConsistentState, 2);
+}
+
+extern "C" PGDLLEXPORT void dbx_oauth_session_worker_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+
+    MemoryContext scan_context =
+        AllocSetContextCreate(TopMemoryContext, "dbx_oauth eviction scan", ALLOCSET_DEFAULT_SIZES);
+    while (!ShutdownRequestPending) {
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        MemoryContext old = MemoryContextSwitchTo(scan_context);
+        (void) eviction_scan(GetCurrentTimestamp());
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(scan_context);
+
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kScanIntervalMs,
+                         PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    proc_exit(0);
+}

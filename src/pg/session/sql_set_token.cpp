@@ -1,0 +1,157 @@
+/*
+ * sql_set_token.cpp — dbx_oauth.set_token() and dbx_oauth.reset_token():
+ * one shared pool for all users.
+ *
+ * The pool's own role (an authenticator: a member of the OAuth roles, see
+ * dbx_oauth.authenticator_role) connects once; each transaction hands the
+ * end user's token to set_token(token, true), which validates it with the
+ * login rules, resolves the role the way login does, switches to it with
+ * SET LOCAL ROLE and records the identity for the RLS helpers.  At
+ * transaction end (commit or abort) everything is undone, so the connection
+ * is safe to hand to the next user under PgBouncer transaction pooling.
+ *
+ * Plain C style around catalog and GUC calls (they may ereport); C++ only
+ * inside cpp_call.
+ */
+#include "core/identity.h"
+#include "core/status.h"
+#include "core/validator.h"
+
+#include "pg/common/boundary.h"
+#include "pg/groups/group_membership.h"
+#include "pg/login/role_labels.h"
+#include "pg/session/session_identity.h"
+#include "pg/common/stats.h"
+#include "pg/keys/token_errors.h"
+#include "pg/keys/validate.h"
+
+extern "C" {
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+}
+
+using namespace dbx_oauth;
+using namespace dbx_oauth::pg;
+
+extern "C" {
+PG_FUNCTION_INFO_V1(dbx_oauth_set_token);
+PG_FUNCTION_INFO_V1(dbx_oauth_reset_token);
+}
+
+namespace {
+
+/* What validation found, as plain data. */
+struct Validated {
+    char identity[SESSION_IDENTITY_MAX] = {0};
+    bool is_user = false;
+    const char *type_name = "";
+};
+
+/* The token validated by the current set_token call (static: survives ereport). */
+core::VerifiedToken &validated_token() {
+    static core::VerifiedToken token;
+    return token;
+}
+
+}  // namespace
+
+[[noreturn]] static void refuse(int sqlstate, const char *message, const char *detail) {
+    stats_count_set_token(false);
+    /* errhidestmt: the statement may hold the token as a literal */
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail ? errdetail("%s", detail) : 0,
+                    errhidestmt(true)));
+    pg_unreachable();
+}
+
+/* The role the identity may act as: its own, or (as_role given) a group it belongs to. */
+static Oid resolve_role(const Validated &v, const char *as_role) {
+    if (as_role == nullptr) {
+        Oid roleid = find_oauth_role_for_identity(v.identity, v.is_user);
+        if (!OidIsValid(roleid))
+            refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                   psprintf("no OAuth role for identity \"%s\"", v.identity),
+                   "Create it with dbx_oauth.create_role().");
+        char *label = role_identity_label(roleid);
+        if (label == nullptr || strcmp(label, v.type_name) != 0)
+            refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                   psprintf("no OAuth role for identity \"%s\"", v.identity),
+                   "The role's identity type differs from the token's.");
+        return roleid;
+    }
+    Oid roleid = get_role_oid(as_role, true);
+    char *label = OidIsValid(roleid) ? role_identity_label(roleid) : nullptr;
+    if (label == nullptr || !role_is_oauth_member(roleid))
+        refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+               psprintf("role \"%s\" is not an OAuth role", as_role), nullptr);
+    bool allowed = strcmp(label, "GROUP") == 0
+                       ? group_membership_contains(as_role, roleid, v.identity, v.is_user)
+                       : strcmp(label, v.type_name) == 0 && pg_strcasecmp(as_role, v.identity) == 0;
+    if (!allowed)
+        refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+               psprintf("identity \"%s\" may not act as role \"%s\"", v.identity, as_role), nullptr);
+    return roleid;
+}
+
+extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(0))
+        refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "token must not be null", nullptr);
+    text *token = PG_GETARG_TEXT_PP(0);
+    bool is_local = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+    const char *as_role = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : nullptr;
+
+    if (session_identity_login_is_oauth())
+        refuse(ERRCODE_INSUFFICIENT_PRIVILEGE, "cannot switch identity in an OAuth end-user session",
+               "set_token is for a pool's own role, not for sessions that logged in with a token.");
+
+    Validated v;
+    PgError err;
+    bool token_ok = false;
+    if (!cpp_call(&err, [&] {
+            std::string_view tok(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token));
+            BackendValidation bv = validate_token_in_backend(tok, true);
+            if (!bv.result.ok())
+                throw_token_error(bv.result);
+            token_ok = true;
+            validated_token() = bv.result.token;
+            strlcpy(v.identity, bv.result.token.identity.c_str(), sizeof v.identity);
+            v.is_user = bv.result.token.identity_type == core::IdentityType::user;
+            v.type_name = core::identity_type_name(bv.result.token.identity_type);
+        })) {
+        if (!token_ok)
+            stats_count_set_token(false);
+        raise_pg_error(&err);
+    }
+
+    Oid roleid = resolve_role(v, as_role);
+    if (!is_member_of_role(GetSessionUserId(), roleid))
+        refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
+               psprintf("permission denied to switch to role \"%s\"", GetUserNameFromId(roleid, false)),
+               psprintf("Session user \"%s\" must be a member of the role (see dbx_oauth.authenticator_role).",
+                        GetUserNameFromId(GetSessionUserId(), false)));
+
+    /* The role switch first: if it fails, no identity was recorded. */
+    const char *role_name = GetUserNameFromId(roleid, false);
+    (void) set_config_option("role", role_name, superuser() ? PGC_SUSET : PGC_USERSET,
+                             PGC_S_SESSION, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0,
+                             false);
+
+    if (!cpp_call(&err, [&] { session_identity_set_switch(validated_token(), roleid, role_name, is_local); }))
+        raise_pg_error(&err);
+
+    stats_count_set_token(true);
+    PG_RETURN_TEXT_P(cstring_to_text(v.identity));
+}
+
+extern "C" PGDLLEXPORT Datum dbx_oauth_reset_token(PG_FUNCTION_ARGS) {
+    PgError err;
+    bool had_switch = false;
+    if (!cpp_call(&err, [&] { had_switch = session_identity_clear_switch(); }))
+        raise_pg_error(&err);
+    if (had_switch)
+        (void) set_config_option("role", "none", superuser() ? PGC_SUSET : PGC_USERSET,
+                                 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+    PG_RETURN_VOID();
+}
