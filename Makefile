@@ -6,14 +6,19 @@
 
 EXTENSION   = dbx_oauth databricks_auth
 MODULE_big  = dbx_oauth
-EXT_VERSION = 0.1
+EXT_VERSION = 0.2
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-DATA_built = dbx_oauth--$(EXT_VERSION).sql
-DATA       = databricks_auth--$(EXT_VERSION).sql
+# Released install scripts are frozen, checked-in files (dbx_oauth--0.1.sql);
+# the current version's install script and every upgrade script are built
+# from fragments: src/sql/NN_area.sql and src/sql/upgrade/FROM--TO/NN_area.sql.
+# The release rule is in DEVELOPING.md.
+UPGRADE_DIRS = $(sort $(notdir $(wildcard src/sql/upgrade/*--*)))
+DATA_built = dbx_oauth--$(EXT_VERSION).sql $(UPGRADE_DIRS:%=dbx_oauth--%.sql)
+DATA       = dbx_oauth--0.1.sql databricks_auth--0.1.sql
 
 # pg_regress: one file per feature, run against a temporary instance that
 # preloads the library.
@@ -45,8 +50,11 @@ PROVE_FLAGS += -I $(srcdir)/test/perl
 # The core headers refuse to compile when postgres.h was included first;
 # the glue must include core headers before PostgreSQL ones or not at all
 # in the same translation unit as nothing else (see src/core/no_postgres.h).
+.SECONDEXPANSION:
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 dbx_oauth--$(EXT_VERSION).sql: $(SQL_FRAGMENTS)
+	cat $^ > $@
+dbx_oauth--%.sql: $$(sort $$(wildcard src/sql/upgrade/%/*.sql))
 	cat $^ > $@
 
 $(OBJS): $(wildcard src/core/*.h src/pg/*/*.h)
