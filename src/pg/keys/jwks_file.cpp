@@ -4,10 +4,7 @@
  * The file is read and parsed here, in C++, inside the boundary; only the
  * resulting status is reported with ereport once all C++ objects are gone.
  */
-#include "core/key_fetch.h"
-
-#include <fstream>
-#include <sstream>
+#include "core/jwks_file.h"
 
 #include "pg/common/boundary.h"
 #include "pg/common/guc.h"
@@ -19,16 +16,10 @@ using dbx_oauth::pg::PgError;
 
 namespace {
 
-/* Reads the file; throws SqlError describing what is wrong with it. */
+/* Reads and checks the file with the worker's loader; throws SqlError
+ * describing what is wrong with it. */
 int publish_file(const char *path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw dbx_oauth::pg::SqlError(ERRCODE_UNDEFINED_FILE, "could not open JWKS file");
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    std::string text = buf.str();
-    /* the same check the worker applies: only usable keys are published */
-    dbx_oauth::core::JwksCheck check = dbx_oauth::core::check_jwks_document(text, KEY_STORE_MAX_JWKS_BYTES);
+    dbx_oauth::core::JwksCheck check = dbx_oauth::core::load_jwks_file(path, KEY_STORE_MAX_JWKS_BYTES);
     if (!check.ok)
         throw dbx_oauth::pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "JWKS file is invalid", check.error);
     int count = check.key_count;

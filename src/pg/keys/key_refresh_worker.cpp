@@ -17,6 +17,7 @@
 #include "core/backoff.h"
 #include "core/http_client.h"
 #include "pg/keys/worker_http.h"
+#include "core/jwks_file.h"
 #include "core/key_fetch.h"
 #include "core/setting_list.h"
 #include "pg/keys/persist.h" /* includes core headers: before postgres.h */
@@ -59,8 +60,6 @@ constexpr int64_t kBackoffBaseMs = 2000;
 constexpr int64_t kBackoffMaxMs = 300000;
 /* Response bodies (discovery, JWKS) larger than this are refused. */
 constexpr size_t kMaxResponseBytes = 1024 * 1024;
-/* jwks_file larger than this is refused before parsing. */
-constexpr size_t kMaxJwksFileBytes = 1024 * 1024;
 /* Sleep after an unexpected exception in a step. */
 constexpr long kErrorSleepMs = 5000;
 
@@ -169,34 +168,9 @@ void load_persisted(IssuerState &is, const std::vector<IssuerKeys> &current) {
 
 /* ---- jwks_file --------------------------------------------------------- */
 
-bool read_file(const std::string &path, std::string *out, std::string *error) {
-    FILE *f = fopen(path.c_str(), "rb");
-    if (f == nullptr) {
-        *error = "could not open file \"" + path + "\": " + strerror(errno);
-        return false;
-    }
-    char buf[8192];
-    size_t n;
-    bool ok = true;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        out->append(buf, n);
-        if (out->size() > kMaxJwksFileBytes) {
-            *error = "file \"" + path + "\" is larger than " + std::to_string(kMaxJwksFileBytes) + " bytes";
-            ok = false;
-            break;
-        }
-    }
-    if (ok && ferror(f)) {
-        *error = "could not read file \"" + path + "\": " + strerror(errno);
-        ok = false;
-    }
-    fclose(f);
-    return ok;
-}
-
 /* (Re)loads dbx_oauth.jwks_file into the file slot; on error the previous
  * keys stay and the error shows in worker_status() under issuer "*". */
-void load_jwks_file(WorkerState &s) {
+void reload_jwks_file(WorkerState &s) {
     const std::string path = dbx_oauth_jwks_file ? dbx_oauth_jwks_file : "";
     if (path.empty()) {
         s.file_json.clear();
@@ -211,13 +185,8 @@ void load_jwks_file(WorkerState &s) {
             st.consecutive_failures = old.consecutive_failures;
         }
     }
-    std::string content, error;
-    core::JwksCheck check;
-    if (read_file(path, &content, &error)) {
-        check = core::check_jwks_document(content, KEY_STORE_MAX_JWKS_BYTES);
-        if (!check.ok)
-            error = "file \"" + path + "\": " + check.error;
-    }
+    core::JwksCheck check = core::load_jwks_file(path, KEY_STORE_MAX_JWKS_BYTES);
+    std::string error = check.ok ? std::string() : check.error;
     if (error.empty() && !key_store_publish(KEY_STORE_FILE_SLOT, KEY_SOURCE_JWKS_FILE, check.compact_json.data(),
                                             check.compact_json.size(), check.key_count))
         error = "no free key-store slot";
@@ -303,7 +272,7 @@ void apply_config(WorkerState &s, TimestampTz now) {
         }
         key_store_put_status(&it->status);
     }
-    load_jwks_file(s);
+    reload_jwks_file(s);
 }
 
 /* ---- one refresh ------------------------------------------------------- */
