@@ -1,4 +1,4 @@
-// AppKit files-plugin actions (DESIGN.md §2): seven read actions and three
+// AppKit files-plugin actions (docs/volume-policies.md): seven read actions and three
 // write actions.  The order is the order of the SQL enum dbx_oauth.file_action
 // and must not change.
 #pragma once

@@ -2,7 +2,7 @@
 //
 // Lakebase names roles after the user email, the service principal's
 // application id (a UUID) or the group name.  Tokens carry no type, so the
-// type is inferred from the shape of the identity (DESIGN.md §2).
+// type is inferred from the shape of the identity (docs/security-model.md).
 #pragma once
 #include "core/no_postgres.h"
 

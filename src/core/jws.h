@@ -18,7 +18,7 @@
 
 namespace dbx_oauth::core {
 
-// Tokens above this size are refused before any decoding (DESIGN.md §5).
+// Tokens above this size are refused before any decoding (docs/security-model.md).
 inline constexpr std::size_t kMaxTokenBytes = 16 * 1024;
 
 struct CompactJws {

@@ -12,19 +12,6 @@ namespace dbx_oauth::core {
 
 using nlohmann::json;
 
-const char* policy_error_code_name(PolicyErrorCode code) {
-  switch (code) {
-    case PolicyErrorCode::invalid_json: return "invalid_json";
-    case PolicyErrorCode::not_an_object: return "not_an_object";
-    case PolicyErrorCode::key_count: return "key_count";
-    case PolicyErrorCode::unknown_key: return "unknown_key";
-    case PolicyErrorCode::invalid_value: return "invalid_value";
-    case PolicyErrorCode::empty_list: return "empty_list";
-    case PolicyErrorCode::too_deep: return "too_deep";
-  }
-  return "unknown";
-}
-
 std::string PolicyError::to_string() const { return location + ": " + message; }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Volume access policies with the AppKit files-plugin semantics
-// (DESIGN.md §2), written as JSON instead of TypeScript closures.
+// (docs/volume-policies.md), written as JSON instead of TypeScript closures.
 //
 // A policy is one JSON object with exactly one key:
 //
@@ -65,8 +65,6 @@ enum class PolicyErrorCode {
   empty_list,      // all / any / actions / userIn with no element
   too_deep,        // nesting beyond kMaxPolicyDepth
 };
-
-const char* policy_error_code_name(PolicyErrorCode code);
 
 struct PolicyError {
   PolicyErrorCode code = PolicyErrorCode::invalid_json;

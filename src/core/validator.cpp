@@ -25,7 +25,7 @@ std::string quoted(const char* what, std::string_view value) {
   return std::string(what) + " \"" + sanitize_for_detail(value) + "\"";
 }
 
-// sub, falling back to client_id (DESIGN.md §2).  A present but non-string
+// sub, falling back to client_id (docs/security-model.md).  A present but non-string
 // claim is refused rather than skipped, so a malformed sub can never make
 // the validator silently pick another identity.
 Reason read_identity(const json& claims, std::string& identity, IdentityType& type, std::string& detail) {

@@ -1,5 +1,5 @@
 // Token validation: composes JWS parsing, key selection, signature
-// verification and claim checks into one decision (DESIGN.md §5).
+// verification and claim checks into one decision (docs/security-model.md).
 //
 // The validator is pure: keys come from a caller-supplied lookup (shared
 // memory in the backend, a fixture in tests) and the clock is a parameter,

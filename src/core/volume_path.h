@@ -1,4 +1,4 @@
-// Path rules of the AppKit files plugin (DESIGN.md §2), made stricter where
+// Path rules of the AppKit files plugin (docs/volume-policies.md), made stricter where
 // the database has the information: absolute paths must lie under *this*
 // volume, not merely under /Volumes/.
 //

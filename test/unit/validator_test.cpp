@@ -1,4 +1,4 @@
-// End-to-end validation rules, one test per rule of DESIGN.md §5 and per
+// End-to-end validation rules, one test per rule of docs/security-model.md and per
 // Reason (src/core/validator.h).  Every negative token differs from a valid
 // one in exactly one respect.
 #include "core/validator.h"
@@ -53,7 +53,7 @@ class ValidatorTest : public ::testing::Test {
                                  public_jwk(rsa1024(), "weak")}));
   }
 
-  // Databricks-shaped U2M token (DESIGN.md §2).
+  // Databricks-shaped U2M token (docs/security-model.md).
   static json payload() {
     return {{"iss", kIssuer},        {"aud", kAudience},       {"sub", "alice@example.com"},
             {"client_id", "databricks-cli"}, {"scope", "offline_access all-apis"},
@@ -78,7 +78,7 @@ class ValidatorTest : public ::testing::Test {
 
   ValidationResult validate(const std::string& tok, int64_t now = kNow) {
     ValidationResult result = validate_token(tok, settings_, lookup(), now);
-    // No error detail may carry token text (DESIGN.md §5).
+    // No error detail may carry token text (docs/security-model.md).
     for (int i = 0; i < 3; ++i) {
       const std::string part = tok.find('.') == std::string::npos ? tok : segment(tok, i);
       if (part.size() >= 12) {

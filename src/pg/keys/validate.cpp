@@ -135,12 +135,6 @@ core::ValidationResult validate_uncached(BackendState &s, std::string_view token
 
 }  // namespace
 
-const core::ValidationSettings &current_validation_settings() {
-    BackendState &s = state();
-    refresh_settings(s);
-    return s.settings;
-}
-
 BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait) {
     BackendState &s = state();
     refresh_settings(s);
@@ -170,11 +164,6 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
     if (out.result.ok() && tc != nullptr)
         tc->insert(token, out.result.token, cache_generation(s));
     return out;
-}
-
-size_t token_cache_entries() {
-    BackendState &s = state();
-    return s.cache ? s.cache->size() : 0;
 }
 
 }  // namespace dbx_oauth::pg

@@ -25,10 +25,4 @@ struct BackendValidation {
  */
 BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait);
 
-/* The settings validation currently uses (parsed once per generation). */
-const core::ValidationSettings &current_validation_settings();
-
-/* Entries in this backend's token cache (for stats and tests). */
-size_t token_cache_entries();
-
 }  // namespace dbx_oauth::pg
