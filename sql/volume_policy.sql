@@ -314,12 +314,15 @@ SELECT dbx_oauth.volume_allows(NULL, 'read', 'x') AS null_key, dbx_oauth.volume_
        dbx_oauth.volume_allows('docs', 'read', NULL) AS null_path;
 SELECT pg_temp.try($$SELECT dbx_oauth.volume_allows('nope', 'read', 'x')$$);
 
--- Without as_user: no OAuth identity in this session, so current_user is the
--- service principal.
+-- Without as_user and without a validated OAuth identity there is no policy
+-- user: everything is denied.  A role name is no identity (a pool role can
+-- SET ROLE to any user's role), so current_user is never taken for one.
 SELECT dbx_oauth.volume_allows('sp_only', 'upload', 'x') AS sp_only_upload,
-       dbx_oauth.volume_allows('uploads', 'upload', current_user || '/x') AS uploads_own_folder;
+       dbx_oauth.volume_allows('uploads', 'upload', current_user || '/x') AS uploads_own_folder,
+       dbx_oauth.volume_allows('docs', 'read', 'a.txt') AS public_read;
+SELECT pg_temp.try($$SELECT dbx_oauth.check_volume_access('docs', 'read', 'a.txt')$$) AS no_identity;
 UPDATE dbx_oauth.volumes SET policy = '{"fn":"regress_app.may_access"}' WHERE volume_key = 'sp_only';
-SELECT dbx_oauth.volume_allows('sp_only', 'mkdir', 'shared/dir', 7) AS via_fn;
+SELECT dbx_oauth.volume_allows('sp_only', 'mkdir', 'shared/dir', 7, ROW(current_user, true)) AS via_fn;
 UPDATE dbx_oauth.volumes SET policy = '{"all":[{"userIn":["regress_volume_user"]},{"servicePrincipalOnly":true}]}'
 WHERE volume_key = 'sp_only';
 SELECT dbx_oauth.volume_allows('sp_only', 'read', 'x') AS as_superuser;
@@ -337,21 +340,21 @@ SELECT dbx_oauth.check_volume_access('uploads', 'upload', 'alice@example.com/a.t
 SELECT dbx_oauth.check_volume_access('uploads', 'read', '../etc/passwd', NULL, ROW('alice@example.com', false));
 SELECT dbx_oauth.check_volume_access('docs', 'delete', 'a.txt');
 SELECT dbx_oauth.check_volume_access('docs', 'read', NULL);
-SELECT dbx_oauth.check_volume_access('docs', 'list', '/Volumes/main/app/docs');
+SELECT dbx_oauth.check_volume_access('docs', 'list', '/Volumes/main/app/docs', NULL, ROW('alice@example.com', false));
 
 -- The backend cache follows changes to the tables (same session, same transaction, rollback).
-SELECT dbx_oauth.volume_allows('docs', 'upload', 'a.txt') AS before;
+SELECT dbx_oauth.volume_allows('docs', 'upload', 'a.txt', NULL, ROW('alice@example.com', false)) AS before;
 UPDATE dbx_oauth.volumes SET policy = '{"allowAll":true}' WHERE volume_key = 'docs';
-SELECT dbx_oauth.volume_allows('docs', 'upload', 'a.txt') AS after_update;
+SELECT dbx_oauth.volume_allows('docs', 'upload', 'a.txt', NULL, ROW('alice@example.com', false)) AS after_update;
 BEGIN;
 UPDATE dbx_oauth.volumes SET policy = '{"denyAll":true}' WHERE volume_key = 'docs';
-SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt') AS in_transaction;
+SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt', NULL, ROW('alice@example.com', false)) AS in_transaction;
 ROLLBACK;
-SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt') AS after_rollback;
+SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt', NULL, ROW('alice@example.com', false)) AS after_rollback;
 DELETE FROM dbx_oauth.volumes WHERE volume_key = 'docs';
-SELECT pg_temp.try($$SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt')$$) AS after_delete;
+SELECT pg_temp.try($$SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt', NULL, ROW('alice@example.com', false))$$) AS after_delete;
 INSERT INTO dbx_oauth.volumes (volume_key, volume_path) VALUES ('docs', '/Volumes/main/app/docs');
-SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt') AS after_insert;
+SELECT dbx_oauth.volume_allows('docs', 'read', 'a.txt', NULL, ROW('alice@example.com', false)) AS after_insert;
 
 --
 -- RLS example: files(volume_key, path, owner, size), per-user home folders

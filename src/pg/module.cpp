@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #include "pg/login/auth_hook.h"
+#include "pg/login/privileged_roles.h"
 #include "pg/login/doctor_startup.h"
 #include "pg/groups/group_store.h"
 #include "pg/common/compat.h"
@@ -86,6 +87,7 @@ void _PG_init(void) {
     dbx_oauth::pg::session_identity_init();
     auth_hook_install();
     utility_hook_install();
+    privileged_role_guard_install();
     statement_guard_install();
     eviction_install_message_hook();
     session_worker_register();

@@ -17,6 +17,174 @@ COMMENT ON FUNCTION dbx_oauth.key_worker_pid() IS
 REVOKE ALL ON FUNCTION dbx_oauth.key_worker_pid() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.key_worker_pid() TO pg_monitor;
 
+-- Findings about who can get in without a token (docs/security-model.md):
+-- trust lines that admit roles the token check never sees, trust lines for
+-- replication, OAuth roles holding SUPERUSER/REPLICATION/BYPASSRLS, a
+-- dbx_oauth_users group that can log in, and admins locked out of trust
+-- lines by an OAuth role granted to them.  Reads every pg_hba.conf line.
+CREATE FUNCTION dbx_oauth.doctor_security(
+    OUT "check" text, OUT status text, OUT detail text, OUT hint text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $doctor_security$
+#variable_conflict use_column
+DECLARE
+    users_oid oid := (SELECT g.oid FROM pg_roles g WHERE g.rolname = 'dbx_oauth_users');
+    open_remote text;
+    open_loopback text;
+    repl_remote text;
+    repl_local text;
+    names text;
+    authenticator text := coalesce(current_setting('dbx_oauth.authenticator_role', true), '');
+BEGIN
+    -- Columns by name: PostgreSQL 16 adds rule_number and file_name.  A user
+    -- entry is covered by the token check when every role it can admit is a
+    -- member of dbx_oauth_users (the hook then asks for a token or refuses);
+    -- "+group" and names are resolved like pg_hba.conf does (superusers are
+    -- not members by default), anything else (all, regular expressions,
+    -- unknown names) can admit other roles.
+    WITH lines AS (
+        SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method,
+               CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet & h.netmask::inet)::inet END AS first,
+               CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet | ~ h.netmask::inet)::inet END AS last
+        FROM pg_hba_file_rules h
+        WHERE h.error IS NULL AND h.auth_method = 'trust'),
+    classified AS (
+        SELECT l.*,
+               (l.address = 'localhost'
+                OR (l.first IS NOT NULL AND family(l.first) = 4
+                    AND l.first <<= '127.0.0.0/8'::inet AND l.last <<= '127.0.0.0/8'::inet)
+                OR (l.first IS NOT NULL AND family(l.first) = 6
+                    AND l.first = '::1'::inet AND l.last = '::1'::inet)) AS loopback,
+               EXISTS (SELECT 1 FROM unnest(l.user_name) AS u
+                       LEFT JOIN pg_roles r ON r.rolname = CASE WHEN u LIKE '+%' THEN substr(u, 2) ELSE u END
+                       WHERE u <> '+dbx_oauth_users'
+                         AND (r.oid IS NULL OR r.rolsuper OR users_oid IS NULL
+                              OR NOT pg_has_role(r.oid, users_oid, 'MEMBER'))) AS admits_others
+        FROM lines l)
+    SELECT string_agg(format('line %s (%s %s %s)', c.line_number, c.type, array_to_string(c.user_name, ','), c.address), ', '
+                      ORDER BY c.line_number) FILTER (WHERE NOT c.loopback AND c.database <> ARRAY['replication']),
+           string_agg(format('line %s (%s %s %s)', c.line_number, c.type, array_to_string(c.user_name, ','), c.address), ', '
+                      ORDER BY c.line_number) FILTER (WHERE c.loopback AND c.database <> ARRAY['replication'])
+    INTO open_remote, open_loopback
+    FROM classified c
+    WHERE c.type <> 'local' AND c.admits_others;
+
+    "check" := 'hba_trust_open';
+    IF open_remote IS NOT NULL THEN
+        status := 'error';
+        detail := format('Trust lines let roles that are not OAuth roles in from other hosts with no password and no token: %s.', open_remote);
+        hint := 'Use trust only for "+dbx_oauth_users" (the token is checked); give other roles scram-sha-256 or reject, and reload.';
+    ELSIF open_loopback IS NOT NULL THEN
+        status := 'warning';
+        detail := format('Trust lines let roles that are not OAuth roles in from this host with no password and no token: %s.', open_loopback);
+        hint := 'Use trust only for "+dbx_oauth_users" (the token is checked); give other roles scram-sha-256 or peer, and reload.';
+    ELSE
+        status := 'ok';
+        detail := 'Every TCP trust line admits OAuth roles only, whose token is checked.';
+        hint := NULL;
+    END IF;
+    RETURN NEXT;
+
+    -- Physical replication connections match only lines naming replication
+    -- (a walsender never runs the session_preload_libraries guard).
+    SELECT string_agg(format('line %s (%s)', h.line_number, h.type), ', ' ORDER BY h.line_number)
+               FILTER (WHERE h.type <> 'local'),
+           string_agg(format('line %s (%s)', h.line_number, h.type), ', ' ORDER BY h.line_number)
+               FILTER (WHERE h.type = 'local')
+    INTO repl_remote, repl_local
+    FROM pg_hba_file_rules h
+    WHERE h.error IS NULL AND h.auth_method = 'trust' AND 'replication' = ANY (h.database);
+    "check" := 'hba_replication';
+    IF repl_remote IS NOT NULL THEN
+        status := 'error';
+        detail := format('Trust lines admit replication connections over TCP with no password: %s.', repl_remote);
+        hint := 'Use scram-sha-256 or cert for replication lines, never trust, and reload.';
+    ELSIF repl_local IS NOT NULL THEN
+        status := 'warning';
+        detail := format('Trust lines admit replication connections on the local socket with no password: %s.', repl_local);
+        hint := 'Use peer or scram-sha-256 for replication lines, never trust, and reload.';
+    ELSE
+        status := 'ok';
+        detail := 'No trust line admits replication connections.';
+        hint := NULL;
+    END IF;
+    RETURN NEXT;
+
+    -- OAuth roles: dbx_oauth_users and its members (explicit membership,
+    -- as pg_hba.conf's "+dbx_oauth_users" sees it), and labelled roles.
+    WITH RECURSIVE members(oid) AS (
+        SELECT users_oid WHERE users_oid IS NOT NULL
+        UNION
+        SELECT am.member FROM pg_auth_members am JOIN members m ON am.roleid = m.oid),
+    oauth AS (
+        SELECT oid FROM members UNION SELECT o.role_oid FROM dbx_oauth.roles o)
+    SELECT string_agg(format('%I (%s)', a.rolname,
+                             concat_ws(', ', CASE WHEN a.rolsuper THEN 'SUPERUSER' END,
+                                       CASE WHEN a.rolreplication THEN 'REPLICATION' END,
+                                       CASE WHEN a.rolbypassrls THEN 'BYPASSRLS' END)), ', ' ORDER BY a.rolname)
+    INTO names
+    FROM pg_roles a JOIN oauth ON oauth.oid = a.oid
+    WHERE a.rolsuper OR a.rolreplication OR a.rolbypassrls;
+    "check" := 'role_privileges';
+    IF names IS NOT NULL THEN
+        status := 'error';
+        detail := format('OAuth roles hold privileges that bypass RLS or the token check (a replication connection while the library is not loaded needs no token): %s.', names);
+        hint := 'Run ALTER ROLE <role> NOSUPERUSER NOREPLICATION NOBYPASSRLS; or REVOKE the OAuth role or dbx_oauth_users from it.';
+    ELSE
+        status := 'ok';
+        detail := 'No OAuth role holds SUPERUSER, REPLICATION or BYPASSRLS.';
+        hint := NULL;
+    END IF;
+    RETURN NEXT;
+
+    "check" := 'oauth_users_login';
+    IF EXISTS (SELECT 1 FROM pg_roles g WHERE g.oid = users_oid AND g.rolcanlogin) THEN
+        status := 'error';
+        detail := 'The group dbx_oauth_users can log in: it matches "+dbx_oauth_users" trust lines, yet no token can name it (the login hook refuses it).';
+        hint := 'Run ALTER ROLE dbx_oauth_users NOLOGIN;';
+    ELSE
+        status := 'ok';
+        detail := 'dbx_oauth_users cannot log in.';
+        hint := NULL;
+    END IF;
+    RETURN NEXT;
+
+    -- Indirect members without a label (granted an OAuth role, typically an
+    -- admin) are refused on every trust line.  The pool's authenticator is
+    -- one by design: it logs in on its own password line (docs/pooling.md).
+    WITH RECURSIVE members(oid, depth) AS (
+        SELECT am.member, 1 FROM pg_auth_members am WHERE am.roleid = users_oid
+        UNION
+        SELECT am.member, m.depth + 1 FROM pg_auth_members am JOIN members m ON am.roleid = m.oid
+        WHERE m.depth < 64)
+    SELECT string_agg(DISTINCT format('%I', r.rolname), ', ')
+    INTO names
+    FROM members m JOIN pg_roles r ON r.oid = m.oid
+    WHERE m.depth > 1
+      AND r.rolname <> authenticator
+      AND NOT EXISTS (SELECT 1 FROM dbx_oauth.roles o WHERE o.role_oid = m.oid)
+      AND NOT EXISTS (SELECT 1 FROM pg_auth_members d WHERE d.roleid = users_oid AND d.member = m.oid);
+    "check" := 'role_indirect';
+    IF names IS NOT NULL THEN
+        status := 'warning';
+        detail := format('Roles without a dbx_oauth label are members of dbx_oauth_users through an OAuth role they were granted, so every trust line refuses them (reason=not_an_oauth_role): %s.', names);
+        hint := 'REVOKE the OAuth role from them (use SET ROLE through another group if needed), or give them a password line placed before the trust lines.';
+    ELSE
+        status := 'ok';
+        detail := 'No unlabelled role is an indirect member of dbx_oauth_users (other than dbx_oauth.authenticator_role).';
+        hint := NULL;
+    END IF;
+    RETURN NEXT;
+END
+$doctor_security$;
+COMMENT ON FUNCTION dbx_oauth.doctor_security() IS
+  'Part of doctor(): trust lines admitting other roles, replication trust lines, privileged OAuth roles, dbx_oauth_users LOGIN, locked-out indirect members';
+REVOKE ALL ON FUNCTION dbx_oauth.doctor_security() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dbx_oauth.doctor_security() TO pg_monitor;
+
 CREATE FUNCTION dbx_oauth.doctor(
     OUT "check" text, OUT status text, OUT detail text, OUT hint text)
 RETURNS SETOF record
@@ -459,9 +627,10 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_security();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS
-  'Configuration checks: preload, worker, issuers and keys, clock, audience, role guards and labels, pg_hba.conf lines, ssl, risky settings; status ok, warning or error';
+  'Configuration checks: preload, worker, issuers and keys, clock, audience, role guards, labels and privileges, pg_hba.conf lines, ssl, risky settings; status ok, warning or error';
 REVOKE ALL ON FUNCTION dbx_oauth.doctor() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.doctor() TO pg_monitor;

@@ -21,6 +21,7 @@
 #include "pg/common/boundary.h"
 #include "pg/groups/group_membership.h"
 #include "pg/common/guc.h"
+#include "pg/login/privileged_roles.h"
 #include "pg/login/role_labels.h"
 #include "pg/session/session_identity.h"
 #include "pg/common/stats.h"
@@ -156,8 +157,13 @@ static void dbx_oauth_client_authentication(Port *port, int status) {
         return;
 
     Oid roleid = get_role_oid(port->user_name, true);
+    /* the group itself passes "+dbx_oauth_users" lines too, but no token can name it */
+    if (OidIsValid(roleid) && roleid == oauth_users_role_oid())
+        reject(port, "not_an_oauth_role", "", "", "(the dbx_oauth_users group itself)");
     if (!OidIsValid(roleid) || !role_is_oauth_member(roleid))
         return; /* not an OAuth role: trust means trust */
+    if (const char *attribute = role_privileged_attribute(roleid))
+        reject(port, "privileged_role", "", "", attribute);
 
     char *label = role_identity_label(roleid);
     if (label == nullptr)

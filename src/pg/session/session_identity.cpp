@@ -78,6 +78,14 @@ bool restore_switches_from(int level) {
 Oid expired_switch_role = InvalidOid;
 std::string expired_switch_role_name;
 
+/*
+ * A role change set_token makes itself (to this role) does not end the
+ * switch in force: set_token replaces it, or stacks a local one on it.
+ */
+Oid own_role_change = InvalidOid;
+/* The switch state changed where the registry's lock may not be taken. */
+bool registry_stale = false;
+
 uint64_t source_version = 1;
 EffectiveIdentity effective;
 uint64_t effective_built_for = 0;
@@ -133,7 +141,16 @@ bool fill_from_leader() {
     return true;
 }
 
+void publish_if_stale() {
+    if (registry_stale) {
+        registry_stale = false;
+        publish_switch_to_registry();
+    }
+}
+
 void xact_callback(XactEvent event, void *) {
+    own_role_change = InvalidOid;
+    publish_if_stale();
     switch (event) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
@@ -159,6 +176,8 @@ void xact_callback(XactEvent event, void *) {
 }
 
 void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        own_role_change = InvalidOid;
     int level = GetCurrentTransactionNestLevel();
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         if (restore_switches_from(level)) {
@@ -220,9 +239,53 @@ bool session_identity_login_is_oauth() {
     return login_identity.present;
 }
 
+void session_identity_expect_role_change(Oid roleid) noexcept {
+    own_role_change = roleid;
+}
+
+void session_identity_role_changed() noexcept {
+    const Identity &active = switches.active();
+    if (!active.present)
+        return;
+    Oid user = GetOuterUserId();
+    if (OidIsValid(own_role_change) && own_role_change == user) {
+        own_role_change = InvalidOid;
+        return;
+    }
+    if (active.role == user)
+        return;
+    /*
+     * Ended for good: going back to the role later (SET ROLE, set_config,
+     * a function's SET clause, in a DO block or not) finds no switch.  Only
+     * a rollback of the change itself brings the switch back, as it brings
+     * the role back; while a transaction is being cleaned up (the role
+     * restored on abort or commit) nothing is remembered for a later abort.
+     */
+    if (IsTransactionState()) {
+        try {
+            remember_switches_before_change();
+        } catch (...) {
+            saved_switches.clear();
+        }
+    }
+    switches = Switches();
+    source_version++;
+    registry_stale = true;
+}
+
+bool session_identity_switch_active() noexcept {
+    const Identity &active = switches.active();
+    return active.present && active.role == GetOuterUserId();
+}
+
+void session_identity_publish_pending() {
+    publish_if_stale();
+}
+
 void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
                                  const char *role_name, bool is_local) {
     expired_switch_role = InvalidOid;
+    own_role_change = InvalidOid;
     remember_switches_before_change();
     Identity next;
     next.present = true;
@@ -292,6 +355,7 @@ const EffectiveIdentity *session_identity_effective() {
     if (session_identity_effective_cached(&cached))
         return cached;
     Oid user = GetOuterUserId();
+    publish_if_stale();
 
     if (IsParallelWorker()) {
         effective_present = fill_from_leader();

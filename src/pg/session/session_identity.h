@@ -40,6 +40,21 @@ void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
                                  const char *role_name, bool is_local);
 /* Drops any switch; true when one (or an expired one) was in force. */
 bool session_identity_clear_switch();
+
+/*
+ * Called after every assignment of the role or session_authorization
+ * setting, whatever path made it (SET, RESET, set_config, a function's SET
+ * clause, a rollback): a switch whose role is no longer the current role
+ * ends for good.  Never throws, takes no lock (the registry is updated at
+ * the next statement or transaction end).
+ */
+void session_identity_role_changed() noexcept;
+/* set_token's own role change to roleid follows: it does not end the switch in force. */
+void session_identity_expect_role_change(Oid roleid) noexcept;
+/* A switch is in force and its role is the current role. */
+bool session_identity_switch_active() noexcept;
+/* Writes a switch ended by session_identity_role_changed() to the registry. */
+void session_identity_publish_pending();
 bool session_identity_login_is_oauth();
 
 /*

@@ -100,7 +100,11 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(0))
         refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "token must not be null", nullptr);
     text *token = PG_GETARG_TEXT_PP(0);
-    bool is_local = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+    /* NULL must not quietly mean a session-level switch */
+    if (PG_ARGISNULL(1))
+        refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null",
+               "Pass true for a switch that ends with the transaction, false for one that lasts the session.");
+    bool is_local = PG_GETARG_BOOL(1);
     const char *as_role = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : nullptr;
 
     if (session_identity_login_is_oauth())
@@ -135,6 +139,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
 
     /* The role switch first: if it fails, no identity was recorded. */
     const char *role_name = GetUserNameFromId(roleid, false);
+    session_identity_expect_role_change(roleid);
     (void) set_config_option("role", role_name, superuser() ? PGC_SUSET : PGC_USERSET,
                              PGC_S_SESSION, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0,
                              false);

@@ -26,6 +26,8 @@ extern "C" {
 static ExecutorStart_hook_type prev_executor_start = nullptr;
 
 static void dbx_oauth_executor_start(QueryDesc *queryDesc, int eflags) {
+    /* before any parallel worker reads the registry */
+    dbx_oauth::pg::session_identity_publish_pending();
     if (dbx_oauth::pg::session_identity_switch_is_stale()) {
         dbx_oauth::pg::PgError err;
         if (!dbx_oauth::pg::cpp_call(&err, [] { dbx_oauth::pg::session_identity_clear_switch(); }))

@@ -78,10 +78,6 @@ struct CallSite {
     std::shared_ptr<const core::Policy> *policy;
     char *policy_bytes;
     Size policy_len;
-    /* current_user name */
-    Oid role;
-    char *role_name;
-    int role_name_len;
     /* session identity copy */
     char *identity;
     int identity_len;
@@ -168,28 +164,22 @@ const VolumeEntry &find_volume(CallSite *site, std::string_view key) {
     return v;
 }
 
+/* Is the volume configured?  Without the 42704 that find_volume() raises. */
+bool volume_configured(CallSite *site, std::string_view key) {
+    volume_cache_refresh();
+    if (site->volume != nullptr && site->volume_generation == volume_cache_generation() &&
+        static_cast<size_t>(site->volume_key_len) == key.size() &&
+        memcmp(site->volume_key, key.data(), key.size()) == 0)
+        return true;
+    return volume_cache_find(key) != nullptr;
+}
+
 const core::Policy &volume_policy(const VolumeEntry &v) {
     if (!v.policy)
         throw SqlError(ERRCODE_INVALID_OBJECT_DEFINITION,
                        "volume \"" + v.key + "\" has an invalid policy: " + v.policy_error, "",
                        "Correct the policy column of dbx_oauth.volumes.");
     return *v.policy;
-}
-
-/* The caller's name for "the service principal": current_user. */
-std::string_view role_name(CallSite *site) {
-    Oid role = GetUserId();
-    if (site->role_name == nullptr || site->role != role) {
-        pg_call([&] {
-            char *name = GetUserNameFromId(role, false);
-            if (site->role_name != nullptr)
-                pfree(site->role_name);
-            site->role_name = MemoryContextStrdup(site->mcxt, name);
-            site->role_name_len = static_cast<int>(strlen(name));
-        });
-        site->role = role;
-    }
-    return std::string_view(site->role_name, site->role_name_len);
 }
 
 /*
@@ -205,10 +195,12 @@ const EffectiveIdentity *fetch_session_identity(PgError *err) {
     return e;
 }
 
-/* Session OAuth identity (e, may be nullptr), or current_user as the service principal. */
+/*
+ * The session's validated OAuth identity as the policy user (e must not be
+ * nullptr).  Without one there is no policy user at all: a role name is no
+ * identity (any pool role can SET ROLE to a user's role), so callers deny.
+ */
 core::PolicyUser session_policy_user(CallSite *site, const EffectiveIdentity *e) {
-    if (e == nullptr)
-        return core::PolicyUser{role_name(site), true};
     const std::string &id = e->identity;
     if (site->identity_cap < static_cast<int>(id.size()) + 1) {
         pg_call([&] {
@@ -393,6 +385,9 @@ void enforce_size(const VolumeEntry &v, core::FileAction action, int64_t size) {
  */
 bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
     CallSite *site = a.site;
+    /* volume_allows is for RLS: an unknown volume hides the row instead of failing the scan */
+    if (!enforce && !volume_configured(site, a.key))
+        return false;
     const VolumeEntry &v = find_volume(site, a.key);
     const core::Policy &policy = volume_policy(v); /* raises for a stored policy that does not parse */
     /* A policy function may run SQL that reloads the volume cache: then hold
@@ -414,6 +409,15 @@ bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
     if (enforce)
         *resolved = core::join_volume_path(v.volume_path, relative);
 
+    if (!a.as_user.present && a.session == nullptr) {
+        if (!enforce)
+            return false;
+        throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                       "Policy denied \"" + std::string(core::file_action_name(action)) + "\" on volume \"" +
+                           std::string(a.key) + "\"",
+                       "The session has no validated OAuth identity, so there is no policy user.",
+                       "Log in with a token, call dbx_oauth.set_token(), or pass as_user.");
+    }
     core::PolicyUser user = a.as_user.present
                                 ? core::PolicyUser{std::string_view(a.as_user.id, a.as_user.id_len),
                                                    a.as_user.is_service_principal}
