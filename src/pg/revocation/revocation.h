@@ -35,6 +35,9 @@ enum RevocationVerdict {
 RevocationVerdict revocation_check(const char *identity, bool has_iat, int64 issued_at,
                                    const char *token_key, const char **detail);
 
+/* True once the worker loaded the table (the session monitor never waits). */
+bool revocation_ready(void);
+
 /*
  * Internal entry points (identity sync worker): block or unblock an
  * identity with the given source ('group_sync').  Call inside a transaction
