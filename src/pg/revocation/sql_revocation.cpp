@@ -33,6 +33,7 @@ extern "C" {
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -122,13 +123,25 @@ void revocation_xact_init(void) {
 
 /* ---- checks and SPI ------------------------------------------------------ */
 
+/*
+ * The server enforces the revocations of one database, the one its workers
+ * use: made anywhere else they would hold only until the next reload.
+ */
+static void require_revocation_database(void) {
+    const char *db = get_database_name(MyDatabaseId);
+    if (db == nullptr || dbx_oauth_database == nullptr || strcmp(db, dbx_oauth_database) != 0)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("revocations must be made in database \"%s\"", dbx_oauth_database ? dbx_oauth_database : ""),
+                        errdetail("The server enforces the revocations kept in the database named by dbx_oauth.database.")));
+}
+
 static void require_admin(void) {
     Oid admin = get_role_oid("dbx_oauth_admin", true);
-    if (superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
-        return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("permission denied to change OAuth revocations"),
-                    errdetail("Only superusers and members of dbx_oauth_admin may revoke tokens or block identities.")));
+    if (!superuser() && !(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to change OAuth revocations"),
+                        errdetail("Only superusers and members of dbx_oauth_admin may revoke tokens or block identities.")));
+    require_revocation_database();
 }
 
 static const char *identity_arg(FunctionCallInfo fcinfo, int n) {
@@ -208,7 +221,7 @@ static TimestampTz write_cutoff(const char *identity, TimestampTz issued_before,
     run("INSERT INTO dbx_oauth.revocation_entries AS r (kind, identity, issued_before, reason, source, created_by) "
         "VALUES ('identity-cutoff', $1, $2, $3, 'admin', $4) "
         "ON CONFLICT ((pg_catalog.lower(identity))) WHERE kind = 'identity-cutoff' DO UPDATE "
-        "SET issued_before = pg_catalog.greatest(r.issued_before, EXCLUDED.issued_before), "
+        "SET issued_before = GREATEST(r.issued_before, EXCLUDED.issued_before), "
         "reason = EXCLUDED.reason, created_at = pg_catalog.now(), created_by = EXCLUDED.created_by "
         "RETURNING issued_before",
         4, types, values, nulls);
@@ -287,11 +300,13 @@ static uint8 source_bit(const char *source) {
 /* ---- internal entry points ------------------------------------------------ */
 
 extern "C" bool dbx_oauth_revocation_block(const char *identity, const char *reason, const char *source) {
+    require_revocation_database();
     uint8 bit = source_bit(source);
     return write_block(identity, reason, source, bit, GetUserNameFromId(GetUserId(), false));
 }
 
 extern "C" bool dbx_oauth_revocation_unblock(const char *identity, const char *source) {
+    require_revocation_database();
     return write_unblock(identity, source, source_bit(source));
 }
 
