@@ -35,6 +35,7 @@ extern "C" {
 #include "pg/common/stats.h"
 #include "pg/session/utility_hook.h"
 #include "pg/keys/key_refresh_worker.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 DBX_OAUTH_MODULE_MAGIC;
@@ -51,6 +52,7 @@ static void dbx_oauth_shmem_request(void) {
     session_registry_shmem_request();
     stats_shmem_request();
     group_store_shmem_request();
+    revocation_shmem_request();
 }
 
 static void dbx_oauth_shmem_startup(void) {
@@ -61,6 +63,7 @@ static void dbx_oauth_shmem_startup(void) {
     session_registry_shmem_startup();
     stats_shmem_startup();
     group_store_shmem_startup();
+    revocation_shmem_startup();
     LWLockRelease(AddinShmemInitLock);
 
     /* Static keys are usable from the first connection on (postmaster only). */
@@ -89,9 +92,12 @@ void _PG_init(void) {
     utility_hook_install();
     privileged_role_guard_install();
     statement_guard_install();
+    revocation_guard_install();
+    revocation_xact_init();
     eviction_install_message_hook();
     session_worker_register();
     worker_register();
     identity_sync_worker_register();
+    revocation_worker_register();
     doctor_startup_register();
 }
