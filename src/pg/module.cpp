@@ -20,6 +20,7 @@ extern "C" {
 
 #include "pg/login/auth_hook.h"
 #include "pg/login/doctor_startup.h"
+#include "pg/login/oauth_validator.h"
 #include "pg/groups/group_store.h"
 #include "pg/common/guc.h"
 #include "pg/groups/identity_sync_worker.h"
@@ -84,6 +85,7 @@ void _PG_init(void) {
     role_labels_register_provider();
     dbx_oauth::pg::session_identity_init();
     auth_hook_install();
+    oauth_door_install();
     utility_hook_install();
     statement_guard_install();
     eviction_install_message_hook();
