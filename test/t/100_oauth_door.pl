@@ -63,6 +63,7 @@ $node->safe_psql('postgres', qq{
 	CREATE DATABASE exact;
 	CREATE DATABASE pwdoor;
 });
+$node->safe_psql($_, 'CREATE EXTENSION dbx_oauth') for qw(mapped exact pwdoor);
 $node->append_conf('pg_ident.conf', "dbx $alice analyst\n");
 $node->reload;
 
