@@ -32,13 +32,14 @@ my $other_iss = 'https://adb-2222222222222222.2.azuredatabricks.net/oidc';
 my $opts = qq{issuer="$iss" scope="all-apis"};
 
 # Line 1: the validator decides the role (delegate_ident_mapping=1).
-# Line 2: the ident map decides.  Line 3: neither (doctor warns).
+# Line 2: the ident map decides.  Line 3: neither (doctor warns); it names
+# the issuer by its discovery document.
 # The default lines that follow keep the password door (trust) on the unix
 # socket and on TCP for other databases.
 my $oauth_hba = <<"HBA";
 hostssl postgres +dbx_oauth_users 127.0.0.1/32 oauth $opts delegate_ident_mapping=1
 hostssl mapped all 127.0.0.1/32 oauth $opts map=dbx
-hostssl exact +dbx_oauth_users 127.0.0.1/32 oauth $opts
+hostssl exact +dbx_oauth_users 127.0.0.1/32 oauth issuer="$iss/.well-known/openid-configuration" scope="all-apis"
 HBA
 my $t = DbxOAuthNode->create('oauth_door', hba => $oauth_hba, conf => qq{
 oauth_validator_libraries = 'dbx_oauth'
