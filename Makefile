@@ -33,7 +33,7 @@ PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
 # Debian builds LLVM bitcode with clang, which would not see our C++ flags.
 override with_llvm = no
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DDBX_OAUTH_VERSION='"$(EXT_VERSION)"'
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK  = -lssl -lcrypto -lcurl -lstdc++

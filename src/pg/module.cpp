@@ -22,6 +22,7 @@ extern "C" {
 #include "pg/login/doctor_startup.h"
 #include "pg/login/oauth_validator.h"
 #include "pg/groups/group_store.h"
+#include "pg/common/compat.h"
 #include "pg/common/guc.h"
 #include "pg/groups/identity_sync_worker.h"
 #include "pg/keys/jwks_file.h"
@@ -36,7 +37,7 @@ extern "C" {
 #include "pg/keys/key_refresh_worker.h"
 
 extern "C" {
-PG_MODULE_MAGIC;
+DBX_OAUTH_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 

@@ -8,6 +8,7 @@
  * Plain C style: everything here may ereport.
  */
 #include "pg/lifecycle/eviction.h"
+#include "pg/common/compat.h"
 #include "pg/common/guc.h"
 #include "pg/lifecycle/session_registry.h"
 #include "pg/common/stats.h"
@@ -60,7 +61,7 @@ SessionTable take_snapshot() {
     int n = pgstat_fetch_stat_numbackends();
     snap.oauth = static_cast<Candidate *>(palloc0(sizeof(Candidate) * (login_count + 1)));
     for (int i = 1; i <= n; i++) {
-        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        LocalPgBackendStatus *local = dbx_local_beentry_by_index(i);
         if (local == nullptr)
             continue;
         PgBackendStatus *be = &local->backendStatus;

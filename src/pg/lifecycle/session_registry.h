@@ -12,8 +12,9 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
-#include "storage/backendid.h"
 }
+
+#include "pg/common/compat.h" /* BackendId */
 
 #define SESSION_IDENTITY_MAX 256
 #define SESSION_FINGERPRINT_LEN 17

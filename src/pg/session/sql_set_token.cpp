@@ -18,6 +18,7 @@
 #include "core/validator.h"
 
 #include "pg/common/boundary.h"
+#include "pg/common/compat.h"
 #include "pg/groups/group_membership.h"
 #include "pg/login/role_labels.h"
 #include "pg/session/session_identity.h"
@@ -126,7 +127,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
     }
 
     Oid roleid = resolve_role(v, as_role);
-    if (!is_member_of_role(GetSessionUserId(), roleid))
+    if (!dbx_member_can_set_role(GetSessionUserId(), roleid))
         refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
                psprintf("permission denied to switch to role \"%s\"", GetUserNameFromId(roleid, false)),
                psprintf("Session user \"%s\" must be a member of the role (see dbx_oauth.authenticator_role).",

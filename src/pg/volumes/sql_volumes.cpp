@@ -16,6 +16,7 @@
 #include "pg/session/session_identity.h" /* includes core headers: before postgres.h */
 
 #include "pg/common/boundary.h"
+#include "pg/common/compat.h"
 #include "pg/volumes/volume_cache.h"
 
 extern "C" {
@@ -253,7 +254,7 @@ Datum make_user(Oid type, std::string_view id, bool is_service_principal) {
 
 void resolve_function(CallSite *site, const char *name, FnSlot *slot) {
     const ExtensionTypes &t = volume_cache_types();
-    List *names = stringToQualifiedNameList(name);
+    List *names = dbx_string_to_qualified_name_list(name);
     Oid argtypes[3] = {t.file_action, t.file_resource, t.policy_user};
     Oid fn = LookupFuncName(names, 3, argtypes, true);
     if (!OidIsValid(fn))
@@ -265,7 +266,7 @@ void resolve_function(CallSite *site, const char *name, FnSlot *slot) {
     if (get_func_rettype(fn) != BOOLOID || get_func_retset(fn))
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                         errmsg("policy function %s must return boolean", name)));
-    AclResult acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+    AclResult acl = dbx_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
     if (acl != ACLCHECK_OK)
         aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
     fmgr_info_cxt(fn, &slot->flinfo, site->mcxt);
