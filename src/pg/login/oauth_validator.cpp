@@ -26,8 +26,9 @@
  * validator keeps no state of its own.  See docs/operating.md.
  */
 #include "pg/login/oauth_validator.h"
+#include "pg/common/compat.h"
 
-#if PG_VERSION_NUM >= 180000
+#if DBX_OAUTH_HAS_OAUTH_VALIDATOR
 
 #include "pg/common/guc.h"
 #include "pg/common/stats.h"
