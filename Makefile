@@ -38,7 +38,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK  = -lssl -lcrypto -lcurl -lstdc++
 
-EXTRA_CLEAN = build tmp_check_regress
+EXTRA_CLEAN = build tmp_check_regress $(OAUTH_TEST_CLIENT)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -69,6 +69,15 @@ $(REGRESS_KEYS)/jwks.json:
 	test/fixtures/mint keygen --dir $(REGRESS_KEYS) --kid regress-rsa --type rsa2048 \
 	  --kid regress-ec --type ec256 --kid regress-ed --type ed25519
 installcheck: build/regress.conf $(REGRESS_KEYS)/jwks.json
+
+# The libpq client test/t/100_oauth_door.pl logs in with through the
+# PostgreSQL 18 OAuth door; needs libpq 18 (PQsetAuthDataHook).
+OAUTH_TEST_CLIENT = test/oauth/oauth_hook_client
+.PHONY: oauth-test-client
+oauth-test-client: $(OAUTH_TEST_CLIENT)
+$(OAUTH_TEST_CLIENT): test/oauth/oauth_hook_client.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) $< \
+	  -L$(shell $(PG_CONFIG) --libdir) -lpq -o $@
 
 # ---------------------------------------------------------------------------
 # Core unit tests (GoogleTest): the core linked alone, no PostgreSQL.

@@ -21,6 +21,7 @@ extern "C" {
 #include "pg/login/auth_hook.h"
 #include "pg/login/privileged_roles.h"
 #include "pg/login/doctor_startup.h"
+#include "pg/login/oauth_validator.h"
 #include "pg/groups/group_store.h"
 #include "pg/common/compat.h"
 #include "pg/common/guc.h"
@@ -89,6 +90,7 @@ void _PG_init(void) {
     role_labels_register_provider();
     dbx_oauth::pg::session_identity_init();
     auth_hook_install();
+    oauth_door_install();
     utility_hook_install();
     privileged_role_guard_install();
     statement_guard_install();

@@ -503,7 +503,7 @@ BEGIN
             END IF;
         ELSIF r.auth_method IN ('md5', 'scram-sha-256', 'password') THEN
             password_lines := password_lines || format('line %s (%s)', r.line_number, r.auth_method);
-        ELSIF r.auth_method NOT IN ('trust', 'reject') THEN
+        ELSIF r.auth_method NOT IN ('trust', 'reject', 'oauth') THEN
             skipping_lines := skipping_lines || format('line %s (%s)', r.line_number, r.auth_method);
         END IF;
     END LOOP;
@@ -549,8 +549,9 @@ BEGIN
     RETURN NEXT;
 
     -- Methods other than trust skip the token check (the hook acts on trust
-    -- lines only); password methods matter only when an OAuth role has a
-    -- password.
+    -- lines only; oauth lines validate the token themselves and are
+    -- doctor_oauth()'s); password methods matter only when an OAuth role has
+    -- a password.
     SELECT string_agg(format('%I', a.rolname), ', ' ORDER BY a.rolname) INTO pw_roles
     FROM pg_authid a
     WHERE a.rolpassword IS NOT NULL
@@ -628,6 +629,7 @@ BEGIN
     RETURN NEXT;
 
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_security();
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_oauth();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS

@@ -76,6 +76,12 @@ typedef int BackendId;
 #endif
 
 /*
+ * 18 added OAuth validator modules (hba method oauth, libpq/oauth.h): the
+ * library is one too (src/pg/login/oauth_validator.cpp).
+ */
+#define DBX_OAUTH_HAS_OAUTH_VALIDATOR (PG_VERSION_NUM >= 180000)
+
+/*
  * May the session user switch to the role (SET ROLE / set_config('role'))?
  * On 15 membership is enough.  16 split membership into INHERIT and SET
  * options and SET ROLE checks the SET one; the grants create_role makes

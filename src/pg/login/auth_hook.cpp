@@ -10,25 +10,16 @@
  * OAuth roles pass through untouched.
  *
  * The client sees only "password authentication failed"; the server log
- * gets the reason, identity, client address and token fingerprint.
+ * gets the reason, identity, client address and token fingerprint.  What
+ * makes a token good for a role is decided in login_decision.cpp, which the
+ * PostgreSQL 18 OAuth door (oauth_validator.cpp) shares.
  */
-#include "core/identity.h"
-#include "core/sha256.h"
-#include "core/status.h"
-#include "core/validator.h"
-
 #include "pg/login/auth_hook.h"
-#include "pg/common/boundary.h"
-#include "pg/groups/group_membership.h"
 #include "pg/common/guc.h"
+#include "pg/common/stats.h"
+#include "pg/login/login_decision.h"
 #include "pg/login/privileged_roles.h"
 #include "pg/login/role_labels.h"
-#include "pg/session/session_identity.h"
-#include "pg/common/stats.h"
-#include "pg/keys/token_errors.h"
-#include "pg/keys/validate.h"
-#include "pg/lifecycle/session_registry.h"
-#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "libpq/auth.h"
@@ -41,30 +32,10 @@ extern "C" {
 
 #include <sys/socket.h>
 
-using namespace dbx_oauth;
-using namespace dbx_oauth::pg;
-
 static ClientAuthentication_hook_type prev_client_auth_hook = nullptr;
 
 /* Core limit for a PasswordMessage, as in auth.c. */
 static constexpr int kMaxPasswordPacket = 65535;
-
-namespace {
-
-/* Outcome of the C++ part, as plain data that survives ereport. */
-struct TokenOutcome {
-    bool valid = false;
-    char reason[48] = {0};
-    char detail[256] = {0};
-    char identity[SESSION_IDENTITY_MAX] = {0};
-    char identity_type[24] = {0};
-    char fingerprint[SESSION_FINGERPRINT_LEN] = {0};
-    bool has_iat = false;
-    int64 issued_at = 0;
-    char token_key[SESSION_TOKEN_KEY_MAX] = {0};
-};
-
-}  // namespace
 
 [[noreturn]] static void reject(Port *port, const char *reason, const char *identity,
                                 const char *fingerprint, const char *detail) {
@@ -72,11 +43,8 @@ struct TokenOutcome {
     ereport(FATAL,
             (errcode(ERRCODE_INVALID_PASSWORD),
              errmsg("password authentication failed for user \"%s\"", port->user_name),
-             errdetail_log("dbx_oauth: token login rejected: reason=%s%s%s role=\"%s\" "
-                           "identity=\"%s\" client=%s token_fingerprint=%s",
-                           reason, detail && detail[0] ? " " : "", detail ? detail : "",
-                           port->user_name, identity ? identity : "", port->remote_host ? port->remote_host : "",
-                           fingerprint && fingerprint[0] ? fingerprint : "none")));
+             errdetail_log("%s", login_rejection_text(reason, detail, port->user_name, identity,
+                                                      port->remote_host, fingerprint, nullptr))));
     pg_unreachable();
 }
 
@@ -107,51 +75,6 @@ static char *read_password_packet(Port *port, bool *too_long) {
         ereport(FATAL, (errcode(ERRCODE_PROTOCOL_VIOLATION),
                         errmsg("invalid password packet size")));
     return buf.data;
-}
-
-static TokenOutcome validate_password_as_token(const char *password) {
-    TokenOutcome out;
-    PgError err;
-    if (!cpp_call(&err, [&] {
-            std::string_view token(password);
-            strlcpy(out.fingerprint, core::token_fingerprint(token).c_str(), sizeof out.fingerprint);
-            BackendValidation v = validate_token_in_backend(token, true);
-            strlcpy(out.reason, core::reason_name(v.result.reason), sizeof out.reason);
-            strlcpy(out.detail, v.result.detail.c_str(), sizeof out.detail);
-            if (!v.result.ok())
-                return;
-            out.valid = true;
-            strlcpy(out.identity, v.result.token.identity.c_str(), sizeof out.identity);
-            strlcpy(out.identity_type, core::identity_type_name(v.result.token.identity_type),
-                    sizeof out.identity_type);
-            out.has_iat = v.result.token.issued_at.has_value();
-            out.issued_at = v.result.token.issued_at.value_or(0);
-            strlcpy(out.token_key, v.result.token.revocation_key.c_str(), sizeof out.token_key);
-            session_identity_stage_login(v.result.token);
-        })) {
-        strlcpy(out.reason, "internal_error", sizeof out.reason);
-        strlcpy(out.detail, err.message, sizeof out.detail);
-        out.valid = false;
-    }
-    return out;
-}
-
-/*
- * May the token's identity use the requested role?  USER and
- * SERVICE_PRINCIPAL roles: the identity is the role (emails compare
- * case-insensitively).  GROUP roles: the identity is a member of the group.
- */
-static const char *identity_mismatch(Oid roleid, const char *label, const TokenOutcome &t,
-                                     const char *role_name) {
-    if (strcmp(label, "GROUP") == 0) {
-        if (group_membership_contains(role_name, roleid, t.identity, strcmp(t.identity_type, "USER") == 0))
-            return nullptr;
-        return "not_a_group_member";
-    }
-    if (strcmp(label, t.identity_type) != 0)
-        return "identity_type_mismatch";
-    /* emails and UUIDs both compare case-insensitively */
-    return pg_strcasecmp(t.identity, role_name) == 0 ? nullptr : "identity_mismatch";
 }
 
 static bool is_tcp(const Port *port) {
@@ -188,30 +111,11 @@ static void dbx_oauth_client_authentication(Port *port, int status) {
     if (password[0] == '\0')
         reject(port, "empty_token", "", "", nullptr);
 
-    TokenOutcome t = validate_password_as_token(password);
+    LoginDecision d;
+    login_decide(password, roleid, port->user_name, label, nullptr, &d);
     memset(password, 0, strlen(password));
-    if (!t.valid)
-        reject(port, t.reason, "", t.fingerprint, t.detail);
-
-    if (const char *why = identity_mismatch(roleid, label, t, port->user_name))
-        reject(port, why, t.identity, t.fingerprint, nullptr);
-
-    const char *revoked = nullptr;
-    RevocationVerdict rv = revocation_check(t.identity, t.has_iat, t.issued_at, t.token_key, &revoked);
-    if (rv != REVOCATION_OK)
-        reject(port, rv == REVOCATION_REVOKED ? "revoked" : "revocations_unavailable", t.identity, t.fingerprint,
-               revoked);
-
-    PgError err;
-    if (!cpp_call(&err, [&] { session_identity_commit_login(roleid, port->user_name); }))
-        reject(port, "internal_error", t.identity, t.fingerprint, err.message);
-    session_registry_set_login_token(t.has_iat, t.issued_at, t.token_key);
-
-    stats_count_login(true);
-    ereport(LOG, (errmsg("dbx_oauth: token login accepted: role=\"%s\" identity=\"%s\" type=%s "
-                         "client=%s token_fingerprint=%s",
-                         port->user_name, t.identity, t.identity_type,
-                         port->remote_host ? port->remote_host : "", t.fingerprint)));
+    if (!d.accepted || !login_decision_accept(&d, roleid, port->user_name, port->remote_host, nullptr))
+        reject(port, d.reason, d.identity, d.fingerprint, d.detail);
 }
 
 void auth_hook_install(void) {

@@ -1,5 +1,13 @@
 
--- doctor(): security findings (dbx_oauth.doctor_security) added.
+-- doctor(): the rewritten body (every trust line, replication, privileged
+-- OAuth roles) and the per-area checks it now returns: doctor_security()
+-- here, doctor_authenticator(), doctor_groups(), doctor_oauth() and
+-- doctor_revocation() in their own fragments.
+-- Findings about who can get in without a token (docs/security-model.md):
+-- trust lines that admit roles the token check never sees, trust lines for
+-- replication, OAuth roles holding SUPERUSER/REPLICATION/BYPASSRLS, a
+-- dbx_oauth_users group that can log in, and admins locked out of trust
+-- lines by an OAuth role granted to them.  Reads every pg_hba.conf line.
 CREATE FUNCTION dbx_oauth.doctor_security(
     OUT "check" text, OUT status text, OUT detail text, OUT hint text)
 RETURNS SETOF record
@@ -481,7 +489,7 @@ BEGIN
             END IF;
         ELSIF r.auth_method IN ('md5', 'scram-sha-256', 'password') THEN
             password_lines := password_lines || format('line %s (%s)', r.line_number, r.auth_method);
-        ELSIF r.auth_method NOT IN ('trust', 'reject') THEN
+        ELSIF r.auth_method NOT IN ('trust', 'reject', 'oauth') THEN
             skipping_lines := skipping_lines || format('line %s (%s)', r.line_number, r.auth_method);
         END IF;
     END LOOP;
@@ -527,8 +535,9 @@ BEGIN
     RETURN NEXT;
 
     -- Methods other than trust skip the token check (the hook acts on trust
-    -- lines only); password methods matter only when an OAuth role has a
-    -- password.
+    -- lines only; oauth lines validate the token themselves and are
+    -- doctor_oauth()'s); password methods matter only when an OAuth role has
+    -- a password.
     SELECT string_agg(format('%I', a.rolname), ', ' ORDER BY a.rolname) INTO pw_roles
     FROM pg_authid a
     WHERE a.rolpassword IS NOT NULL
@@ -606,6 +615,7 @@ BEGIN
     RETURN NEXT;
 
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_security();
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_oauth();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS
