@@ -135,9 +135,7 @@ static TokenOutcome validate_password_as_token(const char *password) {
 static const char *identity_mismatch(Oid roleid, const char *label, const TokenOutcome &t,
                                      const char *role_name) {
     if (strcmp(label, "GROUP") == 0) {
-        if (group_membership_contains(role_name, roleid, t.identity, strcmp(t.identity_type, "USER") == 0))
-            return nullptr;
-        return "not_a_group_member";
+        return group_membership_refusal(role_name, roleid, t.identity, strcmp(t.identity_type, "USER") == 0);
     }
     if (strcmp(label, t.identity_type) != 0)
         return "identity_type_mismatch";
