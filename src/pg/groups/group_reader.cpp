@@ -49,6 +49,8 @@ core::HttpResponse scim_get(ScimRound &round, const std::string &url) {
     for (int attempt = 0;; attempt++) {
         if (ShutdownRequestPending)
             throw GroupFailure{"cancelled"};
+        if (round.between_requests)
+            round.between_requests();
         core::HttpOptions http = worker_http_options(kMaxResponseBytes);
         http.session = round.session;
         round.requests++;
@@ -110,7 +112,8 @@ void check_members_visible(ScimRound &round, const std::string &group_id) {
 
 }  // namespace
 
-GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t max_members) {
+GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t max_members,
+                               core::WalkMemo *memo) {
     std::vector<core::ScimGroup> found;
     int64_t start = 1, seen = 0;
     for (int page = 0;; page++) {
@@ -168,7 +171,7 @@ GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t
     core::GroupWalkLimits limits;
     limits.max_members = max_members;
     limits.batch = kResolveBatch;
-    out.walk = core::walk_group(*group, cb, limits, &round.memo);
+    out.walk = core::walk_group(*group, cb, limits, memo);
     if (out.walk.cancelled)
         throw GroupFailure{"cancelled"};
     return out;

@@ -30,6 +30,9 @@ struct ScimRound {
     std::function<const std::string &()> token;
     /* The workspace refused the token (HTTP 401). */
     std::function<void()> on_unauthorized;
+    /* Called before each request: lets the worker re-read small groups
+     * that fell due while a large one is being walked. */
+    std::function<void()> between_requests;
     int requests = 0;
     int throttled = 0;                        /* 429 answers waited out */
 };
@@ -39,5 +42,7 @@ struct GroupRead {
     dbx_oauth::core::GroupWalkResult walk;   /* identities etc. (when found) */
 };
 
-/* Reads the group named `name`; throws GroupFailure. */
-GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t max_members);
+/* Reads the group named `name` (members resolved through memo); throws
+ * GroupFailure. */
+GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t max_members,
+                               dbx_oauth::core::WalkMemo *memo);

@@ -263,8 +263,8 @@ bool maybe_refresh_token(SyncState &s, const std::string &issuer, int64_t now) {
 /* ---- SCIM ---------------------------------------------------------------- */
 
 /* Reads one group's membership into g (throws GroupFailure). */
-void read_group(SyncState &s, ScimRound &round, GroupState &g) {
-    GroupRead read = read_workspace_group(round, g.info.name, GROUP_STORE_MAX_MEMBERS);
+void read_group(SyncState &s, ScimRound &round, GroupState &g, core::WalkMemo *memo) {
+    GroupRead read = read_workspace_group(round, g.info.name, GROUP_STORE_MAX_MEMBERS, memo);
     const core::GroupWalkResult &w = read.walk;
     g.members = w.identities;
     g.info.synced = true;
@@ -468,10 +468,10 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
             return s.groups[a].info.member_count < s.groups[b].info.member_count;
         });
         int failed = 0;
-        for (size_t idx : order) {
-            GroupState &g = s.groups[idx];
-            if (ShutdownRequestPending)
-                break;
+        /* One group: read, keep the previous membership on failure, publish
+         * at once what changed (logins follow this group now, not when the
+         * whole round ends). */
+        auto sync_one = [&](GroupState &g, core::WalkMemo *memo) {
             g.info.last_attempt = GetCurrentTimestamp();
             std::string error;
             bool hidden = false;
@@ -480,7 +480,7 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
                 if (!base)
                     throw GroupFailure{"issuer \"" + issuer + "\" is not a URL"};
                 GroupState attempt = g;
-                read_group(s, round, attempt);
+                read_group(s, round, attempt, memo);
                 attempt.info.consecutive_failures = 0;
                 attempt.info.last_success = attempt.info.last_attempt;
                 changed = attempt.members != g.members || attempt.info.found != g.info.found ||
@@ -501,10 +501,39 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
                             "\", keeping its previous membership",
                         error);
             }
-            /* Publish at once what changed: logins follow this group now,
-             * not when the whole round ends. */
             if (changed)
                 publish(s);
+        };
+        /*
+         * While a large group is walked (many requests), smaller groups that
+         * fall due again are re-read in between, with a memo of their own
+         * (fresh answers): a removal from a small group is enforced within
+         * one interval however long the large group takes.
+         */
+        const int64_t interval_us = static_cast<int64_t>(dbx_oauth_group_sync_interval) * USECS_PER_SEC;
+        GroupState *walking = nullptr;
+        bool in_between = false;
+        round.between_requests = [&] {
+            if (in_between || walking == nullptr)
+                return;
+            in_between = true;
+            const TimestampTz ts = GetCurrentTimestamp();
+            for (GroupState &other : s.groups) {
+                if (&other == walking || other.info.member_count >= walking->info.member_count ||
+                    ts - other.info.last_attempt < interval_us || ShutdownRequestPending)
+                    continue;
+                core::WalkMemo fresh;
+                sync_one(other, &fresh);
+            }
+            in_between = false;
+        };
+        for (size_t idx : order) {
+            GroupState &g = s.groups[idx];
+            if (ShutdownRequestPending)
+                break;
+            walking = &g;
+            sync_one(g, &round.memo);
+            walking = nullptr;
         }
         /* A deactivated identity is refused for every group at once, also
          * for groups whose read failed this round (previous membership). */
