@@ -47,6 +47,7 @@ UrlPtr parse_url(std::string_view text) {
 struct Transfer {
   std::string body;
   std::string date;
+  long retry_after_s = -1;
   size_t max_body = 0;
   bool too_large = false;
   const std::function<bool()>* should_abort = nullptr;
@@ -76,6 +77,20 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   try {
     if (line.substr(0, 5) == "HTTP/") {
       t->date.clear();
+      t->retry_after_s = -1;
+    } else if (line.size() > 12 && strncasecmp(line.data(), "retry-after:", 12) == 0) {
+      long v = 0;
+      bool digits = false;
+      for (char ch : line.substr(12)) {
+        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') continue;
+        if (ch < '0' || ch > '9' || v > 86400) {
+          digits = false;
+          break;
+        }
+        v = v * 10 + (ch - '0');
+        digits = true;
+      }
+      t->retry_after_s = digits ? v : -1;
     } else if (line.size() > 5 && strncasecmp(line.data(), "date:", 5) == 0) {
       std::string_view v = line.substr(5);
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -143,6 +158,20 @@ std::string redact_url(std::string_view text) {
 
 void http_global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+HttpSession::HttpSession() = default;
+HttpSession::~HttpSession() { reset(); }
+void HttpSession::reset() {
+  if (easy_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(easy_));
+  easy_ = nullptr;
+}
+void* HttpSession::handle() {
+  if (easy_ == nullptr) {
+    easy_ = curl_easy_init();
+    if (easy_ == nullptr) throw std::bad_alloc();
+  }
+  return easy_;
+}
+
 namespace {
 
 // Overwrites a buffer that held a credential before it is freed.
@@ -168,9 +197,24 @@ HttpResponse perform(const std::string& url, const std::string* form_body, std::
     return out;
   }
 
-  std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
-  if (!easy) throw std::bad_alloc();
-  CURL* c = easy.get();
+  std::unique_ptr<CURL, EasyDeleter> easy;
+  CURL* c = nullptr;
+  if (options.session != nullptr) {
+    c = static_cast<CURL*>(options.session->handle());
+  } else {
+    easy.reset(curl_easy_init());
+    if (!easy) throw std::bad_alloc();
+    c = easy.get();
+  }
+  // A session handle must not keep pointers into this frame (headers,
+  // buffers) once the call returns; its connections survive the reset.
+  struct ResetAfter {
+    CURL* c;
+    bool on;
+    ~ResetAfter() {
+      if (on) curl_easy_reset(c);
+    }
+  } reset_after{c, options.session != nullptr};
   Transfer t;
   t.max_body = options.max_body_bytes;
   t.should_abort = &options.should_abort;
@@ -261,6 +305,7 @@ HttpResponse perform(const std::string& url, const std::string* form_body, std::
   out.ok = true;
   out.body = std::move(t.body);
   out.date = std::move(t.date);
+  out.retry_after_s = t.retry_after_s;
   return out;
 }
 

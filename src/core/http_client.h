@@ -19,6 +19,24 @@
 
 namespace dbx_oauth::core {
 
+// One libcurl handle kept across requests so that requests to the same
+// host reuse the connection (keep-alive) and the TLS session: the identity
+// sync worker makes hundreds of SCIM requests a round.  Not thread-safe;
+// one per worker.
+class HttpSession {
+ public:
+  HttpSession();
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+  // Closes the connections (configuration changed, or after an error).
+  void reset();
+  void* handle();  // CURL*, created on first use
+
+ private:
+  void* easy_ = nullptr;
+};
+
 struct HttpOptions {
   // PEM bundle of trusted CAs; empty uses the system store.
   std::string ca_file;
@@ -33,6 +51,8 @@ struct HttpOptions {
   long max_redirects = 3;
   // Polled during the transfer; returning true aborts it (worker shutdown).
   std::function<bool()> should_abort;
+  // When set, the request runs on this session's handle (connection reuse).
+  HttpSession* session = nullptr;
 };
 
 inline constexpr long kMaxConnectTimeoutMs = 5000;
@@ -45,6 +65,9 @@ struct HttpResponse {
   std::string body;
   // Value of the final response's Date header, empty when absent.
   std::string date;
+  // Retry-After in seconds (RFC 9110 §10.2.3, delta-seconds form only);
+  // -1 when absent or an HTTP date.
+  long retry_after_s = -1;
   // Why ok is false; never contains credentials or headers.
   std::string error;
 };

@@ -71,9 +71,10 @@ ScimMemberKind kind_of(const json& member) {
   return ScimMemberKind::unknown;
 }
 
-bool parse_members(const json& obj, std::vector<ScimMember>* out, std::string* error) {
+bool parse_members(const json& obj, std::vector<ScimMember>* out, std::string* error, bool* listed = nullptr) {
   auto it = obj.find("members");
   if (it == obj.end() || it->is_null()) return true;
+  if (listed != nullptr) *listed = true;
   if (!it->is_array()) {
     *error = "\"members\" is not an array";
     return false;
@@ -91,6 +92,75 @@ bool parse_members(const json& obj, std::vector<ScimMember>* out, std::string* e
     out->push_back(ScimMember{*value, kind_of(m)});
   }
   return true;
+}
+
+}  // namespace
+
+namespace {
+
+ScimIdentity resource_from_json(ScimMemberKind kind, const json& doc) {
+  ScimIdentity out;
+  auto active = doc.find("active");
+  if (active != doc.end() && !active->is_null()) {
+    if (!active->is_boolean()) {
+      out.error = "SCIM resource has a non-boolean \"active\"";
+      return out;
+    }
+    out.active = active->get<bool>();
+  }
+  if (kind == ScimMemberKind::group) {
+    if (!parse_members(doc, &out.members, &out.error, &out.members_listed)) return out;
+    out.ok = true;
+    return out;
+  }
+  const char* field = kind == ScimMemberKind::service_principal ? "applicationId" : "userName";
+  const std::string* id = string_member(doc, field);
+  if (id == nullptr || id->empty()) {
+    out.error = std::string("SCIM resource has no \"") + field + "\" string";
+    return out;
+  }
+  for (char c : *id) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out.error = std::string("SCIM resource has a \"") + field + "\" with control characters";
+      return out;
+    }
+  }
+  if (id->size() > 256) {
+    out.error = std::string("SCIM resource has a \"") + field + "\" longer than 256 bytes";
+    return out;
+  }
+  out.identity = *id;
+  out.ok = true;
+  return out;
+}
+
+// The ListResponse envelope: totalResults, startIndex, Resources.
+const json* list_envelope(const json& doc, int64_t* total_out, int64_t* start_out, std::string* error) {
+  if (!doc.is_object()) {
+    *error = "SCIM answer is not a JSON object";
+    return nullptr;
+  }
+  std::optional<int64_t> total = int_member(doc, "totalResults", -1);
+  std::optional<int64_t> start = int_member(doc, "startIndex", 1);
+  if (!total || *total < 0) {
+    *error = "SCIM list answer has no valid \"totalResults\"";
+    return nullptr;
+  }
+  if (!start || *start < 1) {
+    *error = "SCIM list answer has an invalid \"startIndex\"";
+    return nullptr;
+  }
+  *total_out = *total;
+  *start_out = *start;
+  static const json kEmpty = json::array();
+  auto res = doc.find("Resources");
+  if (res == doc.end() || res->is_null()) return &kEmpty;
+  if (!res->is_array()) {
+    *error = "SCIM list answer has a non-array \"Resources\"";
+    return nullptr;
+  }
+  return &*res;
 }
 
 }  // namespace
@@ -193,29 +263,9 @@ ScimListPage parse_scim_groups_page(std::string_view body) {
     out.error = "SCIM answer is not valid JSON: " + parsed.detail;
     return out;
   }
-  const json& doc = parsed.value;
-  if (!doc.is_object()) {
-    out.error = "SCIM answer is not a JSON object";
-    return out;
-  }
-  std::optional<int64_t> total = int_member(doc, "totalResults", -1);
-  std::optional<int64_t> start = int_member(doc, "startIndex", 1);
-  if (!total || *total < 0) {
-    out.error = "SCIM list answer has no valid \"totalResults\"";
-    return out;
-  }
-  if (!start || *start < 1) {
-    out.error = "SCIM list answer has an invalid \"startIndex\"";
-    return out;
-  }
-  out.total_results = *total;
-  out.start_index = *start;
-  auto res = doc.find("Resources");
-  if (res != doc.end() && !res->is_null()) {
-    if (!res->is_array()) {
-      out.error = "SCIM list answer has a non-array \"Resources\"";
-      return out;
-    }
+  const json* res = list_envelope(parsed.value, &out.total_results, &out.start_index, &out.error);
+  if (res == nullptr) return out;
+  {
     for (const json& r : *res) {
       if (!r.is_object()) {
         out.error = "SCIM list answer has a non-object resource";
@@ -231,7 +281,7 @@ ScimListPage parse_scim_groups_page(std::string_view body) {
       g.id = *id;
       g.display_name = *name;
       std::string error;
-      if (!parse_members(r, &g.members, &error)) {
+      if (!parse_members(r, &g.members, &error, &g.members_listed)) {
         out.error = "SCIM group \"" + printable(g.display_name, 64) + "\": " + error;
         return out;
       }
@@ -243,8 +293,9 @@ ScimListPage parse_scim_groups_page(std::string_view body) {
   return out;
 }
 
-std::optional<int64_t> scim_next_start_index(const ScimListPage& page, int64_t asked_start, int64_t seen_so_far,
-                                             std::string* error) {
+namespace {
+template <typename Page>
+std::optional<int64_t> next_start(const Page& page, int64_t asked_start, int64_t seen_so_far, std::string* error) {
   error->clear();
   if (page.start_index != asked_start) {
     *error = "SCIM answered startIndex " + std::to_string(page.start_index) + " for a request of " +
@@ -254,6 +305,17 @@ std::optional<int64_t> scim_next_start_index(const ScimListPage& page, int64_t a
   if (page.items == 0) return std::nullopt;
   if (seen_so_far >= page.total_results) return std::nullopt;
   return asked_start + page.items;
+}
+}  // namespace
+
+std::optional<int64_t> scim_next_start_index(const ScimListPage& page, int64_t asked_start, int64_t seen_so_far,
+                                             std::string* error) {
+  return next_start(page, asked_start, seen_so_far, error);
+}
+
+std::optional<int64_t> scim_next_start_index(const ScimResolvePage& page, int64_t asked_start, int64_t seen_so_far,
+                                             std::string* error) {
+  return next_start(page, asked_start, seen_so_far, error);
 }
 
 std::optional<ScimGroup> scim_select_group(const std::vector<ScimGroup>& groups, std::string_view name,
@@ -272,46 +334,72 @@ std::optional<ScimGroup> scim_select_group(const std::vector<ScimGroup>& groups,
 }
 
 ScimIdentity parse_scim_resource(ScimMemberKind kind, std::string_view body) {
-  ScimIdentity out;
   JsonParseResult parsed = parse_json_strict(body, kScimMaxDepth);
   if (parsed.reason != Reason::ok || !parsed.value.is_object()) {
+    ScimIdentity out;
     out.error = "SCIM resource is not a JSON object";
     return out;
   }
-  const json& doc = parsed.value;
-  auto active = doc.find("active");
-  if (active != doc.end() && !active->is_null()) {
-    if (!active->is_boolean()) {
-      out.error = "SCIM resource has a non-boolean \"active\"";
+  return resource_from_json(kind, parsed.value);
+}
+
+std::string scim_bulk_resolve_url(std::string_view base, ScimMemberKind kind, const std::vector<std::string>& ids,
+                                  int64_t start_index, int count) {
+  std::string filter;
+  for (const std::string& id : ids) {
+    if (!filter.empty()) filter += " or ";
+    filter += "id eq " + scim_quote(id);
+  }
+  std::string url(base);
+  url += "/";
+  url += scim_member_kind_path(kind);
+  url += "?filter=" + percent_encode(filter);
+  url += "&attributes=" + percent_encode(kind == ScimMemberKind::service_principal ? "id,applicationId,active"
+                                                                                  : "id,userName,active");
+  url += "&startIndex=" + std::to_string(start_index);
+  url += "&count=" + std::to_string(count);
+  return url;
+}
+
+ScimResolvePage parse_scim_resolve_page(ScimMemberKind kind, std::string_view body) {
+  ScimResolvePage out;
+  JsonParseResult parsed = parse_json_strict(body, kScimMaxDepth);
+  if (parsed.reason != Reason::ok) {
+    out.error = "SCIM answer is not valid JSON: " + parsed.detail;
+    return out;
+  }
+  const json* resources = list_envelope(parsed.value, &out.total_results, &out.start_index, &out.error);
+  if (resources == nullptr) return out;
+  for (const json& r : *resources) {
+    const std::string* id = r.is_object() ? string_member(r, "id") : nullptr;
+    if (id == nullptr || id->empty()) {
+      out.error = "SCIM list answer has a resource without an \"id\"";
       return out;
     }
-    out.active = active->get<bool>();
-  }
-  if (kind == ScimMemberKind::group) {
-    if (!parse_members(doc, &out.members, &out.error)) return out;
-    out.ok = true;
-    return out;
-  }
-  const char* field = kind == ScimMemberKind::service_principal ? "applicationId" : "userName";
-  const std::string* id = string_member(doc, field);
-  if (id == nullptr || id->empty()) {
-    out.error = std::string("SCIM resource has no \"") + field + "\" string";
-    return out;
-  }
-  for (char c : *id) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out.error = std::string("SCIM resource has a \"") + field + "\" with control characters";
+    ScimIdentity res = resource_from_json(kind, r);
+    if (!res.ok) {
+      out.error = res.error;
       return out;
     }
+    out.resources.emplace_back(*id, std::move(res));
   }
-  if (id->size() > 256) {
-    out.error = std::string("SCIM resource has a \"") + field + "\" longer than 256 bytes";
-    return out;
-  }
-  out.identity = *id;
+  out.items = static_cast<int64_t>(out.resources.size());
   out.ok = true;
   return out;
+}
+
+bool scim_members_hidden(std::string_view full_group_body) {
+  JsonParseResult parsed = parse_json_strict(full_group_body, kScimMaxDepth);
+  if (parsed.reason != Reason::ok || !parsed.value.is_object()) return false;
+  for (const auto& item : parsed.value.items()) {
+    const std::string& k = item.key();
+    if (k != "id" && k != "displayName" && k != "schemas") return false;
+  }
+  return true;
+}
+
+std::string scim_group_probe_url(std::string_view base, std::string_view id) {
+  return std::string(base) + "/Groups/" + percent_encode(id);
 }
 
 std::string scim_error_text(long http_status, std::string_view body) {

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dbx_oauth::core {
@@ -49,6 +50,10 @@ struct ScimGroup {
   std::string id;
   std::string display_name;
   std::vector<ScimMember> members;
+  // The answer had a "members" attribute (an array, possibly empty).  A
+  // caller without permission to read members gets none at all: see
+  // scim_members_hidden().
+  bool members_listed = false;
 };
 
 struct ScimListPage {
@@ -97,6 +102,7 @@ std::optional<ScimGroup> scim_select_group(const std::vector<ScimGroup>& groups,
 
 struct ScimIdentity {
   bool ok = false;
+  bool members_listed = false;  // kind group: a "members" attribute was present
   std::string identity;  // userName or applicationId, as answered
   bool active = true;    // "active": false -> left out of memberships
   std::vector<ScimMember> members;  // for kind group: its members
@@ -105,6 +111,38 @@ struct ScimIdentity {
 
 // Parses GET /Users/<id>, /ServicePrincipals/<id> or /Groups/<id>.
 ScimIdentity parse_scim_resource(ScimMemberKind kind, std::string_view body);
+
+// Users or service principals by id in one request (RFC 7644 §3.4.2.2
+// filter `id eq "a" or id eq "b" ...`, which the Databricks SCIM API
+// supports):
+// <base>/<Users|ServicePrincipals>?filter=...&attributes=id,<identity>,active&startIndex=N&count=M
+std::string scim_bulk_resolve_url(std::string_view base, ScimMemberKind kind, const std::vector<std::string>& ids,
+                                  int64_t start_index, int count);
+
+struct ScimResolvePage {
+  bool ok = false;
+  std::vector<std::pair<std::string, ScimIdentity>> resources;  // (id, resource)
+  int64_t total_results = 0;
+  int64_t start_index = 1;
+  int64_t items = 0;
+  std::string error;
+};
+
+// Parses the ListResponse of scim_bulk_resolve_url (each resource as
+// parse_scim_resource does, plus its "id").
+ScimResolvePage parse_scim_resolve_page(ScimMemberKind kind, std::string_view body);
+// Paging as for group pages.
+std::optional<int64_t> scim_next_start_index(const ScimResolvePage& page, int64_t asked_start, int64_t seen_so_far,
+                                             std::string* error);
+
+// A group resource fetched WITHOUT an attributes parameter that carries
+// nothing but id, displayName (and schemas): the caller is not allowed to
+// see the group's details (Databricks shows non-admin callers only id and
+// displayName), so a missing "members" means "not visible", not "empty".
+bool scim_members_hidden(std::string_view full_group_body);
+
+// <base>/Groups/<id> with no attributes parameter (for scim_members_hidden).
+std::string scim_group_probe_url(std::string_view base, std::string_view id);
 
 // The error text for a non-200 SCIM answer: status, scimType and a short,
 // sanitised "detail" (never a header or a token).

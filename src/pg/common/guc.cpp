@@ -39,6 +39,7 @@ int dbx_oauth_evict_idle_above = 90;
 char *dbx_oauth_client_id = nullptr;
 char *dbx_oauth_client_secret_file = nullptr;
 int dbx_oauth_group_sync_interval = 300;
+int dbx_oauth_group_membership_max_age = 900;
 char *dbx_oauth_database = nullptr;
 int dbx_oauth_token_cache_size = 256;
 int dbx_oauth_unknown_kid_wait = 2000;
@@ -161,6 +162,9 @@ void dbx_oauth_define_gucs(void) {
                   &dbx_oauth_client_secret_file, "", PGC_SIGHUP);
     define_seconds("dbx_oauth.group_sync_interval", "How often group membership is synced.",
                    &dbx_oauth_group_sync_interval, 300, 10, 86400, PGC_SIGHUP);
+    define_seconds("dbx_oauth.group_membership_max_age",
+                   "Group logins fail closed when the synced membership is older than this; 0 keeps it forever.",
+                   &dbx_oauth_group_membership_max_age, 900, 0, INT_MAX, PGC_SIGHUP);
     define_string("dbx_oauth.database",
                   "Database the worker connects to when it reconciles group grants.",
                   &dbx_oauth_database, "postgres", PGC_POSTMASTER);

@@ -34,6 +34,7 @@ extern int dbx_oauth_evict_idle_above;      /* percent of max_connections, 0 = o
 extern char *dbx_oauth_client_id;
 extern char *dbx_oauth_client_secret_file;
 extern int dbx_oauth_group_sync_interval;   /* seconds */
+extern int dbx_oauth_group_membership_max_age; /* seconds, 0 = keep forever */
 extern char *dbx_oauth_database;            /* database the worker connects to for role sync */
 extern int dbx_oauth_token_cache_size;      /* entries per backend */
 extern int dbx_oauth_unknown_kid_wait;      /* milliseconds a login waits for a refresh */

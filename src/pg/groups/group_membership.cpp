@@ -18,21 +18,29 @@ static char *fold_identity_palloc(const char *identity) {
     return folded;
 }
 
-bool group_membership_contains(const char *group_name, Oid group_roleid, const char *identity,
-                               bool identity_is_user) {
+const char *group_membership_refusal(const char *group_name, Oid group_roleid, const char *identity,
+                                     bool identity_is_user) {
     (void) group_name;
+    static const char *const kNotMember = "not_a_group_member";
     if (!OidIsValid(group_roleid) || identity == nullptr || identity[0] == '\0')
-        return false;
+        return kNotMember;
 
     char *folded = fold_identity_palloc(identity);
     const int published = group_store_lookup(group_roleid, folded);
     pfree(folded);
+    if (published == GROUP_STORE_STALE)
+        return "group_membership_stale";
     if (published >= 0)
-        return published == 1;
+        return published == 1 ? nullptr : kNotMember;
 
     /* Never synced: the catalog grant decides. */
     Oid member = find_oauth_role_for_identity(identity, identity_is_user);
     if (!OidIsValid(member) || member == group_roleid)
-        return false;
-    return is_member_of_role_nosuper(member, group_roleid);
+        return kNotMember;
+    return is_member_of_role_nosuper(member, group_roleid) ? nullptr : kNotMember;
+}
+
+bool group_membership_contains(const char *group_name, Oid group_roleid, const char *identity,
+                               bool identity_is_user) {
+    return group_membership_refusal(group_name, group_roleid, identity, identity_is_user) == nullptr;
 }

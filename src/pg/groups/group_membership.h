@@ -18,3 +18,12 @@ extern "C" {
 
 bool group_membership_contains(const char *group_name, Oid group_roleid, const char *identity,
                                bool identity_is_user);
+
+/*
+ * As group_membership_contains, with the reason for a refusal: nullptr when
+ * the identity is a member, else "not_a_group_member" or
+ * "group_membership_stale" (the synced membership is older than
+ * dbx_oauth.group_membership_max_age: fail closed).
+ */
+const char *group_membership_refusal(const char *group_name, Oid group_roleid, const char *identity,
+                                     bool identity_is_user);

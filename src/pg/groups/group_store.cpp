@@ -8,13 +8,16 @@
  * the sorted members in place.
  */
 #include "pg/groups/group_store.h"
+#include "pg/common/guc.h"
 
 extern "C" {
 #include "miscadmin.h"
+#include "utils/timestamp.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "access/xact.h"
 }
 
 #include <algorithm>
@@ -22,7 +25,7 @@ extern "C" {
 
 namespace {
 
-constexpr int kMaxMemberEntries = GROUP_STORE_MAX_GROUPS * GROUP_STORE_MAX_MEMBERS;
+constexpr int kMaxMemberEntries = GROUP_STORE_MAX_ENTRIES;
 
 struct GroupSlot {
     GroupSyncInfo info;
@@ -106,7 +109,8 @@ std::vector<std::string> group_store_publish(const std::vector<PublishedGroup> &
             size_t bytes = 0;
             for (const std::string &m : g.members)
                 bytes += m.size() + 1;
-            if (g.members.size() > GROUP_STORE_MAX_MEMBERS || pool + bytes > GROUP_STORE_POOL_BYTES) {
+            if (g.members.size() > GROUP_STORE_MAX_MEMBERS || pool + bytes > GROUP_STORE_POOL_BYTES ||
+                entries + g.members.size() > static_cast<size_t>(kMaxMemberEntries)) {
                 p.slot.info.overflow = true;
                 std::string why = g.members.size() > GROUP_STORE_MAX_MEMBERS
                                       ? "group has " + std::to_string(g.members.size()) + " members, more than " +
@@ -167,13 +171,23 @@ static const GroupSlot *find_group(Oid roleid) {
     return nullptr;
 }
 
+bool group_store_is_stale(const GroupSyncInfo *info, TimestampTz now) {
+    if (dbx_oauth_group_membership_max_age <= 0 || !info->synced)
+        return false;
+    return info->last_success == 0 ||
+           now - info->last_success > static_cast<TimestampTz>(dbx_oauth_group_membership_max_age) * USECS_PER_SEC;
+}
+
 int group_store_lookup(Oid group_roleid, const char *folded_identity) {
     if (gs == nullptr)
         return -1;
     int result = -1;
+    const TimestampTz now = GetCurrentTimestamp();
     LWLockAcquire(gs->lock, LW_SHARED);
     const GroupSlot *slot = find_group(group_roleid);
-    if (slot != nullptr && slot->info.synced) {
+    if (slot != nullptr && slot->info.synced && group_store_is_stale(&slot->info, now)) {
+        result = GROUP_STORE_STALE;
+    } else if (slot != nullptr && slot->info.synced) {
         result = 0;
         if (!slot->info.overflow) {
             uint32 lo = slot->first, hi = slot->first + slot->count;
@@ -350,4 +364,28 @@ bool group_store_take_sync_request(void) {
     gs->sync_requests_seen = now;
     LWLockRelease(gs->lock);
     return pending;
+}
+
+/* ---- wake-up at commit ------------------------------------------------- */
+
+static bool sync_at_commit = false;
+static bool xact_callback_registered = false;
+
+static void request_sync_xact_callback(XactEvent event, void *) {
+    if (!sync_at_commit)
+        return;
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
+        sync_at_commit = false;
+        (void) group_store_request_sync();
+    } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+        sync_at_commit = false;
+    }
+}
+
+void group_sync_request_at_commit(void) {
+    if (!xact_callback_registered) {
+        RegisterXactCallback(request_sync_xact_callback, nullptr);
+        xact_callback_registered = true;
+    }
+    sync_at_commit = true;
 }

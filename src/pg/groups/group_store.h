@@ -25,9 +25,14 @@ extern "C" {
 #include <utility>
 #include <vector>
 
-#define GROUP_STORE_MAX_GROUPS 64
-#define GROUP_STORE_MAX_MEMBERS 1024
-#define GROUP_STORE_POOL_BYTES (2 * 1024 * 1024)
+/* Databricks allows 10,000 users and 5,000 groups per workspace. */
+#define GROUP_STORE_MAX_GROUPS 5000
+#define GROUP_STORE_MAX_MEMBERS 10000
+/* Member entries over all groups (one user in many groups counts each
+ * time) and their identity text: 256k entries, 8 MB (about 11 MB of shared
+ * memory in all, see docs/operator-guide.md). */
+#define GROUP_STORE_MAX_ENTRIES (256 * 1024)
+#define GROUP_STORE_POOL_BYTES (8 * 1024 * 1024)
 #define GROUP_STORE_MAX_ERROR_LEN 256
 
 /* Per-group sync state: plain data, copied into shared memory as is. */
@@ -37,6 +42,7 @@ struct GroupSyncInfo {
     bool synced;              /* membership published and authoritative */
     bool overflow;            /* too many members: logins as the group refused */
     bool found;               /* the group exists at the workspace (last success) */
+    bool members_hidden;      /* the service principal may not see its members */
     int member_count;
     int unresolved;           /* members that could not be resolved (left out) */
     int inactive;             /* inactive users / service principals (left out) */
@@ -73,6 +79,8 @@ struct IdentitySyncStatus {
     char reconcile_error[GROUP_STORE_MAX_ERROR_LEN];
     int64 grants;                 /* GRANTs made since the worker started */
     int64 revokes;
+    int round_requests;           /* SCIM requests of the last round */
+    int round_throttled;          /* HTTP 429 answers waited out in it */
 };
 
 Size group_store_shmem_size(void);
@@ -93,9 +101,16 @@ void group_store_clear(void);
 /*
  * Is folded_identity a member of the group role?  1 yes, 0 no (also for an
  * overflowing group), -1 the group has never been synced (caller falls back
- * to the catalog).  Plain C, takes the shared lock; safe during login.
+ * to the catalog), GROUP_STORE_STALE the membership is older than
+ * dbx_oauth.group_membership_max_age (logins fail closed).  Plain C, takes
+ * the shared lock; safe during login.
  */
+#define GROUP_STORE_STALE (-2)
 int group_store_lookup(Oid group_roleid, const char *folded_identity);
+
+/* The published membership of a synced group is older than
+ * dbx_oauth.group_membership_max_age (never when that is 0). */
+bool group_store_is_stale(const GroupSyncInfo *info, TimestampTz now);
 
 /* Copies for SQL and the worker. */
 std::vector<GroupSyncInfo> group_store_copy_groups(void);
@@ -118,5 +133,8 @@ void group_store_worker_detach(void);
 int group_store_worker_pid(void);
 /* Returns false when no worker is running. */
 bool group_store_request_sync(void);
+/* Asks for a sync when the current transaction commits (a new GROUP role
+ * is visible to the worker only then); nothing on abort. */
+void group_sync_request_at_commit(void);
 /* Worker side: true when a sync was requested since the last call. */
 bool group_store_take_sync_request(void);

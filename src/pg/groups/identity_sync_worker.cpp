@@ -21,6 +21,7 @@
 #include "core/http_client.h"
 #include "core/scim.h"
 #include "pg/keys/worker_http.h"
+#include "pg/groups/group_reader.h"
 
 #include <algorithm>
 #include <cstring>
@@ -57,20 +58,13 @@ using namespace dbx_oauth;
 
 constexpr int64_t kBackoffBaseMs = 2000;
 constexpr int64_t kBackoffMaxMs = 300000;
-constexpr size_t kMaxResponseBytes = 4 * 1024 * 1024;
+constexpr size_t kMaxResponseBytes = 64 * 1024; /* token endpoint, discovery */
 constexpr int64_t kIdleWaitMs = 3600 * 1000;       /* disabled: wait for a reload */
-constexpr int64_t kResolveTtlMs = 3600 * 1000;     /* SCIM id -> identity cache */
 constexpr long kErrorSleepMs = 5000;
 
 CatalogView catalog_view; /* static: filled by C code, read by C++ code */
 
 /* ---- phase 2 state (C++; static, never on an unwinding stack) ----------- */
-
-struct CachedResource {
-    core::ScimIdentity resource;
-    bool missing = false; /* 404 */
-    int64_t fetched_ms = 0;
-};
 
 struct GroupState {
     GroupSyncInfo info{};
@@ -87,7 +81,9 @@ struct SyncState {
     std::string token_error;
     std::string token_endpoint;
     std::vector<GroupState> groups;
-    std::map<std::string, CachedResource> cache;
+    std::set<std::string> deprovisioned; /* inactive identities seen this round */
+    int last_round_requests = 0;
+    int last_round_throttled = 0;
     int64_t next_round_ms = 0;
     int round_failures = 0;
     int interval_s = 0;
@@ -98,6 +94,13 @@ struct SyncState {
     std::string reconcile_error;
     std::mt19937_64 rng;
 };
+
+/* Keep-alive across a round's requests (kept apart: SyncState is reset by
+ * assignment, a session is not copyable). */
+core::HttpSession &http_session() {
+    static core::HttpSession session;
+    return session;
+}
 
 SyncState &state() {
     static SyncState s;
@@ -235,11 +238,21 @@ bool maybe_refresh_token(SyncState &s, const std::string &issuer, int64_t now) {
     }
     s.token_failures++;
     s.token_error = error;
-    /* Never retry later than the current token stays usable, if it does. */
-    int64_t cap = kBackoffMaxMs;
-    if (core::token_usable(s.token, now))
-        cap = std::max<int64_t>(kBackoffBaseMs, s.token.expires_at_ms - core::kTokenUseMarginMs - now);
-    s.next_token_attempt_ms = now + backoff_ms(s, s.token_failures, cap);
+    /*
+     * Backoff capped at one sync interval (a workspace outage delays the
+     * next membership read by at most that).  While the current token is
+     * still usable, one attempt is made just before it stops being usable
+     * (unless that is under kBackoffBaseMs away): attempts near expiry do
+     * not come in bursts.
+     */
+    const int64_t interval_ms = static_cast<int64_t>(dbx_oauth_group_sync_interval) * 1000;
+    int64_t delay = backoff_ms(s, s.token_failures, interval_ms);
+    if (core::token_usable(s.token, now)) {
+        const int64_t usable_for = s.token.expires_at_ms - core::kTokenUseMarginMs - now;
+        if (usable_for > kBackoffBaseMs && usable_for < delay)
+            delay = usable_for;
+    }
+    s.next_token_attempt_ms = now + delay;
     log_msg(WARNING,
             "dbx_oauth identity sync: could not obtain an access token for client \"" +
                 std::string(dbx_oauth_client_id) + "\"",
@@ -249,148 +262,42 @@ bool maybe_refresh_token(SyncState &s, const std::string &issuer, int64_t now) {
 
 /* ---- SCIM ---------------------------------------------------------------- */
 
-struct GroupFailure {
-    std::string message;
-};
-
-core::HttpResponse scim_get(SyncState &s, const std::string &url) {
-    if (!core::token_usable(s.token, now_ms()))
-        throw GroupFailure{"no usable access token" + (s.token_error.empty() ? "" : ": " + s.token_error)};
-    core::HttpResponse r = core::http_get_bearer(url, s.token.access_token, http_options());
-    if (!r.ok)
-        throw GroupFailure{r.error};
-    if (r.status == 401) {
-        /* Revoked or otherwise refused: get a new one before the next try. */
-        drop_token(s);
-        s.next_token_attempt_ms = 0;
-    }
-    return r;
-}
-
-/* A user's / service principal's / nested group's resource, cached by id. */
-const CachedResource &resolve(SyncState &s, const std::string &base, core::ScimMemberKind kind,
-                              const std::string &id, int64_t now) {
-    const std::string key = std::string(core::scim_member_kind_path(kind)) + "/" + id;
-    auto it = s.cache.find(key);
-    if (it != s.cache.end() && now - it->second.fetched_ms < kResolveTtlMs)
-        return it->second;
-    core::HttpResponse r = scim_get(s, core::scim_resource_url(base, kind, id));
-    CachedResource c;
-    c.fetched_ms = now;
-    if (r.status == 404) {
-        c.missing = true;
-    } else if (r.status != 200) {
-        throw GroupFailure{core::scim_error_text(r.status, r.body)};
-    } else {
-        c.resource = core::parse_scim_resource(kind, r.body);
-        if (!c.resource.ok)
-            throw GroupFailure{c.resource.error};
-    }
-    return s.cache[key] = std::move(c);
-}
-
-/* Reads one group's membership; throws GroupFailure. */
-void read_group(SyncState &s, const std::string &base, GroupState &g, int64_t now) {
-    std::vector<core::ScimGroup> found;
-    int64_t start = 1, seen = 0;
-    for (int page = 0;; page++) {
-        if (page >= core::kScimMaxPages)
-            throw GroupFailure{"SCIM group search returned more than " + std::to_string(core::kScimMaxPages) +
-                               " pages"};
-        core::HttpResponse r = scim_get(s, core::scim_groups_page_url(base, g.info.name, start));
-        if (r.status != 200)
-            throw GroupFailure{core::scim_error_text(r.status, r.body)};
-        core::ScimListPage p = core::parse_scim_groups_page(r.body);
-        if (!p.ok)
-            throw GroupFailure{p.error};
-        seen += p.items;
-        for (core::ScimGroup &sg : p.groups)
-            found.push_back(std::move(sg));
-        std::string error;
-        std::optional<int64_t> next = core::scim_next_start_index(p, start, seen, &error);
-        if (!error.empty())
-            throw GroupFailure{error};
-        if (!next)
-            break;
-        start = *next;
-    }
-    std::string error;
-    std::optional<core::ScimGroup> group = core::scim_select_group(found, g.info.name, &error);
-    if (!error.empty())
-        throw GroupFailure{error};
-
-    std::set<std::string> identities;
-    int unresolved = 0, inactive = 0;
-    bool overflow = false;
-    if (group) {
-        struct Pending {
-            core::ScimMember member;
-            int depth;
-        };
-        std::vector<Pending> queue;
-        for (const core::ScimMember &m : group->members)
-            queue.push_back({m, 0});
-        std::set<std::string> seen_groups{group->id};
-        for (size_t i = 0; i < queue.size() && !overflow; i++) {
-            if (ShutdownRequestPending)
-                throw GroupFailure{"cancelled"};
-            const core::ScimMember m = queue[i].member;
-            const int depth = queue[i].depth;
-            if (m.kind == core::ScimMemberKind::group) {
-                if (depth + 1 > core::kScimMaxNestingDepth || !seen_groups.insert(m.id).second) {
-                    if (depth + 1 > core::kScimMaxNestingDepth)
-                        unresolved++;
-                    continue;
-                }
-                const CachedResource &c = resolve(s, base, m.kind, m.id, now);
-                if (c.missing) {
-                    unresolved++;
-                    continue;
-                }
-                for (const core::ScimMember &n : c.resource.members)
-                    queue.push_back({n, depth + 1});
-                continue;
-            }
-            std::vector<core::ScimMemberKind> kinds;
-            if (m.kind == core::ScimMemberKind::unknown)
-                kinds = {core::ScimMemberKind::user, core::ScimMemberKind::service_principal};
-            else
-                kinds = {m.kind};
-            bool done = false;
-            for (core::ScimMemberKind k : kinds) {
-                const CachedResource &c = resolve(s, base, k, m.id, now);
-                if (c.missing)
-                    continue;
-                done = true;
-                if (!c.resource.active)
-                    inactive++;
-                else
-                    identities.insert(core::fold_member_identity(c.resource.identity));
-                break;
-            }
-            if (!done)
-                unresolved++;
-            if (identities.size() > GROUP_STORE_MAX_MEMBERS)
-                overflow = true;
-        }
-    }
-    g.members.assign(identities.begin(), identities.end());
+/* Reads one group's membership into g (throws GroupFailure). */
+void read_group(SyncState &s, ScimRound &round, GroupState &g, core::WalkMemo *memo) {
+    GroupRead read = read_workspace_group(round, g.info.name, GROUP_STORE_MAX_MEMBERS, memo);
+    const core::GroupWalkResult &w = read.walk;
+    g.members = w.identities;
     g.info.synced = true;
-    g.info.overflow = overflow;
-    g.info.found = group.has_value();
+    g.info.members_hidden = false;
+    g.info.overflow = read.found && w.overflow;
+    g.info.found = read.found;
     g.info.member_count = static_cast<int>(g.members.size());
-    g.info.unresolved = unresolved;
-    g.info.inactive = inactive;
-    if (overflow) {
+    g.info.unresolved = w.unresolved();
+    g.info.inactive = w.inactive;
+    for (const std::string &id : w.deprovisioned)
+        s.deprovisioned.insert(id);
+    if (g.info.overflow) {
         g.members.clear();
         copy_text(g.info.last_error, sizeof g.info.last_error,
                   "group has more than " + std::to_string(GROUP_STORE_MAX_MEMBERS) +
                       " members; logins as this group are refused");
-    } else if (!group) {
+        log_msg(WARNING,
+                "dbx_oauth identity sync: workspace group \"" + std::string(g.info.name) + "\" has more than " +
+                    std::to_string(GROUP_STORE_MAX_MEMBERS) + " members; logins as this group are refused");
+    } else if (!read.found) {
         copy_text(g.info.last_error, sizeof g.info.last_error, "no workspace group has this name");
     } else {
         g.info.last_error[0] = '\0';
     }
+    if (w.missing > 0)
+        log_msg(WARNING,
+                "dbx_oauth identity sync: " + std::to_string(w.missing) + " members of workspace group \"" +
+                    std::string(g.info.name) + "\" were not found at the workspace and are left out",
+                "They were deleted, or are account-level identities or groups the workspace does not show.");
+    if (w.too_deep > 0)
+        log_msg(WARNING, "dbx_oauth identity sync: " + std::to_string(w.too_deep) + " groups nested in \"" +
+                             std::string(g.info.name) + "\" deeper than " +
+                             std::to_string(core::kScimMaxNestingDepth) + " levels are left out");
 }
 
 /* ---- one wake-up ---------------------------------------------------------- */
@@ -421,6 +328,8 @@ void put_status(SyncState &s, const CatalogView &cat, const char *mode, const st
     copy_text(st.reconcile_error, sizeof st.reconcile_error, s.reconcile_error);
     st.grants = s.grants;
     st.revokes = s.revokes;
+    st.round_requests = s.last_round_requests;
+    st.round_throttled = s.last_round_throttled;
     group_store_put_status(&st);
 }
 
@@ -516,7 +425,7 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
         s.token_failures = 0;
         s.token_error.clear();
         s.next_token_attempt_ms = 0;
-        s.cache.clear();
+        http_session().reset();
         s.next_round_ms = 0;
     }
     if (reload && s.interval_s != dbx_oauth_group_sync_interval) {
@@ -527,6 +436,9 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
     bool any_failed = false;
     for (const GroupState &g : s.groups)
         any_failed = any_failed || g.info.consecutive_failures > 0;
+    /* sync_groups() also retries a failing token endpoint at once. */
+    if (requested && !core::token_usable(s.token, now))
+        s.next_token_attempt_ms = 0;
     const bool new_token = maybe_refresh_token(s, issuer, now);
     const bool added = cat.ok && follow_catalog(s, cat);
     now = now_ms();
@@ -534,44 +446,115 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
 
     if (due && !ShutdownRequestPending) {
         std::optional<std::string> base = core::scim_base_url(issuer);
+        ScimRound round;
+        round.base = base.value_or("");
+        round.session = &http_session();
+        round.token = [&s]() -> const std::string & {
+            if (!core::token_usable(s.token, now_ms()))
+                throw GroupFailure{"no usable access token" + (s.token_error.empty() ? "" : ": " + s.token_error)};
+            return s.token.access_token;
+        };
+        round.on_unauthorized = [&s] {
+            /* Revoked or otherwise refused: get a new one before the next try. */
+            drop_token(s);
+            s.next_token_attempt_ms = 0;
+        };
+        s.deprovisioned.clear();
+        /* Smallest groups first: a large group never delays the others. */
+        std::vector<size_t> order(s.groups.size());
+        for (size_t i = 0; i < order.size(); i++)
+            order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+            return s.groups[a].info.member_count < s.groups[b].info.member_count;
+        });
         int failed = 0;
-        for (GroupState &g : s.groups) {
-            if (ShutdownRequestPending)
-                break;
+        /* One group: read, keep the previous membership on failure, publish
+         * at once what changed (logins follow this group now, not when the
+         * whole round ends). */
+        auto sync_one = [&](GroupState &g, core::WalkMemo *memo) {
             g.info.last_attempt = GetCurrentTimestamp();
             std::string error;
+            bool hidden = false;
+            bool changed = false;
             try {
                 if (!base)
                     throw GroupFailure{"issuer \"" + issuer + "\" is not a URL"};
                 GroupState attempt = g;
-                read_group(s, *base, attempt, now);
+                read_group(s, round, attempt, memo);
                 attempt.info.consecutive_failures = 0;
                 attempt.info.last_success = attempt.info.last_attempt;
+                changed = attempt.members != g.members || attempt.info.found != g.info.found ||
+                          attempt.info.overflow != g.info.overflow || !g.info.synced;
                 g = std::move(attempt);
             } catch (const GroupFailure &f) {
                 error = f.message;
+                hidden = f.members_hidden;
             }
             if (!error.empty()) {
                 failed++;
                 g.info.consecutive_failures++;
+                changed = g.info.members_hidden != hidden;
+                g.info.members_hidden = hidden;
                 copy_text(g.info.last_error, sizeof g.info.last_error, error);
                 log_msg(WARNING,
                         "dbx_oauth identity sync: could not sync group \"" + std::string(g.info.name) +
                             "\", keeping its previous membership",
                         error);
             }
+            if (changed)
+                publish(s);
+        };
+        /*
+         * While a large group is walked (many requests), smaller groups that
+         * fall due again are re-read in between, with a memo of their own
+         * (fresh answers): a removal from a small group is enforced within
+         * one interval however long the large group takes.
+         */
+        const int64_t interval_us = static_cast<int64_t>(dbx_oauth_group_sync_interval) * USECS_PER_SEC;
+        GroupState *walking = nullptr;
+        bool in_between = false;
+        round.between_requests = [&] {
+            if (in_between || walking == nullptr)
+                return;
+            in_between = true;
+            const TimestampTz ts = GetCurrentTimestamp();
+            for (GroupState &other : s.groups) {
+                if (&other == walking || other.info.member_count >= walking->info.member_count ||
+                    ts - other.info.last_attempt < interval_us || ShutdownRequestPending)
+                    continue;
+                core::WalkMemo fresh;
+                sync_one(other, &fresh);
+            }
+            in_between = false;
+        };
+        for (size_t idx : order) {
+            GroupState &g = s.groups[idx];
+            if (ShutdownRequestPending)
+                break;
+            walking = &g;
+            sync_one(g, &round.memo);
+            walking = nullptr;
         }
+        /* A deactivated identity is refused for every group at once, also
+         * for groups whose read failed this round (previous membership). */
+        if (!s.deprovisioned.empty()) {
+            for (GroupState &g : s.groups) {
+                auto end = std::remove_if(g.members.begin(), g.members.end(), [&](const std::string &m) {
+                    return s.deprovisioned.count(m) > 0;
+                });
+                if (end != g.members.end()) {
+                    g.members.erase(end, g.members.end());
+                    g.info.member_count = static_cast<int>(g.members.size());
+                }
+            }
+        }
+        s.last_round_requests = round.requests;
+        s.last_round_throttled = round.throttled;
         now = now_ms();
         s.last_round_ms = now;
         s.round_failures = failed > 0 ? s.round_failures + 1 : 0;
         const int64_t interval_ms = static_cast<int64_t>(dbx_oauth_group_sync_interval) * 1000;
         s.next_round_ms = now + (failed > 0 ? backoff_ms(s, s.round_failures, interval_ms) : interval_ms);
-        for (auto it = s.cache.begin(); it != s.cache.end();) {
-            if (now - it->second.fetched_ms >= kResolveTtlMs)
-                it = s.cache.erase(it);
-            else
-                ++it;
-        }
         publish(s);
         *reconcile = cat.ok && !cat.in_recovery && cat.extension_installed;
     } else if (added) {

@@ -10,6 +10,7 @@
  */
 #include "pg/common/boundary.h"
 #include "pg/common/datum_helpers.h"
+#include "pg/common/guc.h"
 #include "pg/groups/group_store.h"
 
 extern "C" {
@@ -43,7 +44,7 @@ extern "C" Datum dbx_oauth_identity_sync_status(PG_FUNCTION_ARGS) {
 
     IdentitySyncStatus st = group_store_get_status();
     const int worker_pid = group_store_worker_pid();
-    constexpr int kCols = 20;
+    constexpr int kCols = 24;
     Datum v[kCols];
     bool n[kCols] = {false};
     v[0] = BoolGetDatum(st.enabled);
@@ -67,6 +68,19 @@ extern "C" Datum dbx_oauth_identity_sync_status(PG_FUNCTION_ARGS) {
     v[18] = Int64GetDatum(st.revokes);
     v[19] = Int32GetDatum(worker_pid);
     n[19] = worker_pid == 0;
+    v[20] = Int32GetDatum(st.round_requests);
+    v[21] = Int32GetDatum(st.round_throttled);
+    v[22] = Int32GetDatum(dbx_oauth_group_membership_max_age);
+    int stale = 0;
+    PgError err;
+    if (!cpp_call(&err, [&] {
+            const TimestampTz now = GetCurrentTimestamp();
+            for (const GroupSyncInfo &g : group_store_copy_groups()) {
+                stale += group_store_is_stale(&g, now) ? 1 : 0;
+            }
+        }))
+        dbx_oauth::pg::raise_pg_error(&err);
+    v[23] = Int32GetDatum(stale);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, v, n)));
 }
 
@@ -76,9 +90,10 @@ extern "C" Datum dbx_oauth_group_sync_status(PG_FUNCTION_ARGS) {
     PgError err;
     if (!cpp_call(&err, [&] {
             std::vector<GroupSyncInfo> groups = group_store_copy_groups();
+            const TimestampTz now = GetCurrentTimestamp();
             for (const GroupSyncInfo &g : groups) {
                 pg_call([&] {
-                    constexpr int kCols = 11;
+                    constexpr int kCols = 13;
                     Datum v[kCols];
                     bool n[kCols] = {false};
                     v[0] = CStringGetTextDatum(g.name);
@@ -93,6 +108,8 @@ extern "C" Datum dbx_oauth_group_sync_status(PG_FUNCTION_ARGS) {
                     v[8] = ts_or_null(g.last_success, &n[8]);
                     v[9] = Int32GetDatum(g.consecutive_failures);
                     v[10] = text_or_null(g.last_error, &n[10]);
+                    v[11] = BoolGetDatum(group_store_is_stale(&g, now));
+                    v[12] = BoolGetDatum(!g.members_hidden);
                     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
                 });
             }

@@ -86,9 +86,7 @@ static void validate_into(const char *token, const char *required_issuer, LoginD
 static const char *identity_mismatch(Oid roleid, const char *label, const LoginDecision &d,
                                      const char *role_name) {
     if (strcmp(label, "GROUP") == 0) {
-        if (group_membership_contains(role_name, roleid, d.identity, strcmp(d.identity_type, "USER") == 0))
-            return nullptr;
-        return "not_a_group_member";
+        return group_membership_refusal(role_name, roleid, d.identity, strcmp(d.identity_type, "USER") == 0);
     }
     if (strcmp(label, d.identity_type) != 0)
         return "identity_type_mismatch";

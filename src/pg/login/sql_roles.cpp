@@ -13,6 +13,7 @@
  */
 #include "pg/common/guc.h"
 #include "pg/login/role_labels.h"
+#include "pg/groups/group_store.h"
 
 extern "C" {
 #include "catalog/pg_authid.h"
@@ -169,6 +170,8 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_create_role(PG_FUNCTION_ARGS) {
             : nullptr,
     };
     run_privileged(statements, lengthof(statements));
+    if (strcmp(type, "GROUP") == 0)
+        group_sync_request_at_commit(); /* the new group syncs at once */
     PG_RETURN_TEXT_P(cstring_to_text(identity));
 }
 

@@ -616,6 +616,7 @@ BEGIN
 
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_security();
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_oauth();
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_groups();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS
