@@ -459,6 +459,9 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    ------------------------------------------------------ area checks
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_authenticator();
+
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS

@@ -41,6 +41,8 @@ void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
 /* Drops any switch; true when one (or an expired one) was in force. */
 bool session_identity_clear_switch();
 bool session_identity_login_is_oauth();
+/* True when this session logged in with a SERVICE_PRINCIPAL token as role roleid. */
+bool session_identity_login_is_service_principal(Oid roleid);
 
 /*
  * True when a switch is recorded but the current role is no longer its
