@@ -10,55 +10,26 @@
 # clients/node/node_modules when scripts/build-node made it, else `npm ci`.
 use strict;
 use warnings;
-use File::Copy qw(copy);
 use File::Path qw(make_path);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use DbxOAuthNode;
+use NodePackage;
 
-my $src = "$DbxOAuthNode::SRCDIR/clients/node";
 my $dir = PostgreSQL::Test::Utils::tempdir;
-
-sub run_in {
-	my ($cwd, $cmd, $timeout, %env) = @_;
-	my ($o, $e) = ('', '');
-	local %ENV = (%ENV, %env);
-	my $ok = IPC::Run::run($cmd, init => sub { chdir $cwd or die $! }, '>', \$o, '2>', \$e,
-		IPC::Run::timeout($timeout));
-	return ($ok, $o, $e);
-}
+*run_in = \&NodePackage::run_in;
 
 # --- the package: dependencies, tsc, npm pack -------------------------------------
-my $node_version = `node --version 2>&1`;
-ok($? == 0 && $node_version =~ /^v(\d+)\./ && $1 >= 20, 'node >= 20 is installed')
-  or BAIL_OUT("node is missing or too old: $node_version");
-
-my $pkg = "$dir/pkg";
-make_path("$pkg/src", "$pkg/test");
-for my $f (qw(package.json package-lock.json tsconfig.json README.md), glob("$src/src/*.ts"), glob("$src/test/*.mjs")) {
-	(my $rel = $f) =~ s{^\Q$src\E/}{};
-	copy(($f =~ m{^/} ? $f : "$src/$f"), "$pkg/$rel") or die "copy $f: $!";
-}
-if (-d "$src/node_modules/typescript" && -d "$src/node_modules/pg") {
-	symlink("$src/node_modules", "$pkg/node_modules") or die "symlink: $!";
-	note('using clients/node/node_modules (scripts/build-node)');
-} else {
-	my ($ok, $o, $e) = run_in($pkg, [ 'npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error' ], 300);
-	ok($ok, 'npm ci installs the locked dependencies') or diag("$o\n$e");
-}
-my ($ok, $o, $e) = run_in($pkg, [ 'npm', 'run', 'build' ], 180);
-ok($ok, 'tsc builds the client') or diag("$o\n$e");
-ok(-f "$pkg/dist/index.js" && -f "$pkg/dist/index.d.ts", '... with JavaScript and type declarations');
-
-($ok, $o, $e) = run_in($pkg, [ 'npm', 'pack', '--pack-destination', $dir, '--loglevel=error' ], 180);
-ok($ok, 'npm pack makes a tarball') or diag("$o\n$e");
-my ($tarball) = glob("$dir/dbx-oauth-pg-identity-*.tgz");
-ok(defined $tarball, '... named dbx-oauth-pg-identity-<version>.tgz');
+NodePackage::require_node();
+my ($pkg, $tarball) = NodePackage::client_tarball($dir);
+ok(-f "$pkg/dist/index.js" && -f "$pkg/dist/index.d.ts", 'tsc wrote JavaScript and type declarations');
+ok(defined $tarball, 'npm pack named the tarball dbx-oauth-pg-identity-<version>.tgz');
 my $listing = $tarball ? `tar -tzf '$tarball'` : '';
 like($listing, qr{package/dist/index\.js}, '... holding dist/index.js');
 unlike($listing, qr{package/(src|test|node_modules)/}, '... and neither sources, tests nor node_modules');
+my ($ok, $o, $e);
 
 # --- a cluster whose authenticator is a service principal ---------------------------
 my $sp = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
@@ -101,7 +72,6 @@ my $config = {
 };
 PostgreSQL::Test::Utils::append_to_file("$dir/config.json", encode_json($config));
 my %env = (DBX_TEST_CONFIG => "$dir/config.json");
-delete @ENV{qw(PGHOST PGPORT PGUSER PGDATABASE PGSSLMODE PGPASSWORD)};
 
 # --- the node tests --------------------------------------------------------------------
 ($ok, $o, $e) = run_in($pkg, [ 'npm', 'test', '--silent' ], 300, %env);
