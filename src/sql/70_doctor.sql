@@ -628,9 +628,12 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    ------------------------------------------------------ area checks
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_security();
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_oauth();
     RETURN QUERY SELECT * FROM dbx_oauth.doctor_groups();
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_authenticator();
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_revocation();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS

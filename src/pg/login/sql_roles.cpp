@@ -102,6 +102,20 @@ static void require_createrole(const char *action) {
                         errdetail("Only roles with the CREATEROLE attribute may manage OAuth roles.")));
 }
 
+/*
+ * GRANT of an OAuth role to the authenticator.  From PostgreSQL 16 the
+ * grant carries its own options: SET (set_token and SET ROLE need it) but
+ * no INHERIT, so the authenticator never holds end users' privileges
+ * without a switch.  dbx_oauth.grant_to_authenticator() writes the same.
+ */
+static const char *authenticator_grant_sql(const char *role, const char *authenticator) {
+#if PG_VERSION_NUM >= 160000
+    return psprintf("GRANT %s TO %s WITH INHERIT FALSE, SET TRUE", role, authenticator);
+#else
+    return psprintf("GRANT %s TO %s", role, authenticator);
+#endif
+}
+
 static void run_sql(const char *sql) {
     int rc = SPI_execute(sql, false, 0);
     if (rc < 0)
@@ -153,8 +167,10 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_create_role(PG_FUNCTION_ARGS) {
 
     const char *role = quote_identifier(identity);
     const char *authenticator = dbx_oauth_authenticator_role;
-    bool grant_to_authenticator = authenticator != nullptr && authenticator[0] != '\0';
-    if (grant_to_authenticator && !OidIsValid(get_role_oid(authenticator, true)))
+    bool has_authenticator = authenticator != nullptr && authenticator[0] != '\0';
+    /* the authenticator itself (a service principal, docs/pooling.md) may come after the setting */
+    bool is_authenticator = has_authenticator && strcmp(identity, authenticator) == 0;
+    if (has_authenticator && !is_authenticator && !OidIsValid(get_role_oid(authenticator, true)))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                         errmsg("role \"%s\" named by dbx_oauth.authenticator_role does not exist",
                                authenticator)));
@@ -165,9 +181,10 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_create_role(PG_FUNCTION_ARGS) {
         psprintf("ALTER ROLE %s SET session_preload_libraries = 'dbx_oauth'", role),
         psprintf("SECURITY LABEL FOR %s ON ROLE %s IS %s", DBX_OAUTH_LABEL_PROVIDER, role,
                  quote_literal_cstr(type)),
-        grant_to_authenticator
-            ? psprintf("GRANT %s TO %s", role, quote_identifier(authenticator))
-            : nullptr,
+        has_authenticator && !is_authenticator ? authenticator_grant_sql(role, quote_identifier(authenticator))
+                                               : nullptr,
+        /* a new authenticator gets the OAuth roles that exist already */
+        is_authenticator ? "SELECT dbx_oauth.grant_to_authenticator()" : nullptr,
     };
     run_privileged(statements, lengthof(statements));
     if (strcmp(type, "GROUP") == 0)

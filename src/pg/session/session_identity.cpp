@@ -282,6 +282,11 @@ void session_identity_publish_pending() {
     publish_if_stale();
 }
 
+bool session_identity_login_is_service_principal(Oid roleid) {
+    return login_identity.present && login_identity.role == roleid &&
+           login_identity.token.identity_type == core::IdentityType::service_principal;
+}
+
 void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
                                  const char *role_name, bool is_local) {
     expired_switch_role = InvalidOid;

@@ -56,6 +56,8 @@ bool session_identity_switch_active() noexcept;
 /* Writes a switch ended by session_identity_role_changed() to the registry. */
 void session_identity_publish_pending();
 bool session_identity_login_is_oauth();
+/* True when this session logged in with a SERVICE_PRINCIPAL token as role roleid. */
+bool session_identity_login_is_service_principal(Oid roleid);
 
 /*
  * True when a switch is recorded but the current role is no longer its

@@ -3,7 +3,9 @@
  * one shared pool for all users.
  *
  * The pool's own role (an authenticator: a member of the OAuth roles, see
- * dbx_oauth.authenticator_role) connects once; each transaction hands the
+ * dbx_oauth.authenticator_role) connects once, with a password or, when
+ * the setting names a SERVICE_PRINCIPAL OAuth role, with that service
+ * principal's own token (docs/pooling.md); each transaction hands the
  * end user's token to set_token(token, true), which validates it with the
  * login rules, resolves the role the way login does, switches to it with
  * SET LOCAL ROLE and records the identity for the RLS helpers.  At
@@ -19,6 +21,7 @@
 
 #include "pg/common/boundary.h"
 #include "pg/common/compat.h"
+#include "pg/common/guc.h"
 #include "pg/groups/group_membership.h"
 #include "pg/login/role_labels.h"
 #include "pg/session/session_identity.h"
@@ -101,6 +104,24 @@ static Oid resolve_role(const Validated &v, const char *as_role) {
     return roleid;
 }
 
+/*
+ * Token-login sessions may not switch identity, with one exception: the
+ * service principal that dbx_oauth.authenticator_role names, logged in with
+ * its own token, is the pool's role of an app that has no password role
+ * (docs/pooling.md).  USER and GROUP roles never qualify.
+ */
+static bool login_is_authenticator_service_principal() {
+    const char *name = dbx_oauth_authenticator_role;
+    if (name == nullptr || name[0] == '\0')
+        return false;
+    Oid authenticator = get_role_oid(name, true);
+    if (!OidIsValid(authenticator) || authenticator != GetSessionUserId() ||
+        !session_identity_login_is_service_principal(authenticator))
+        return false;
+    char *label = role_identity_label(authenticator);
+    return label != nullptr && strcmp(label, "SERVICE_PRINCIPAL") == 0;
+}
+
 extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(0))
         refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "token must not be null", nullptr);
@@ -112,9 +133,9 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
     bool is_local = PG_GETARG_BOOL(1);
     const char *as_role = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : nullptr;
 
-    if (session_identity_login_is_oauth())
+    if (session_identity_login_is_oauth() && !login_is_authenticator_service_principal())
         refuse(ERRCODE_INSUFFICIENT_PRIVILEGE, "cannot switch identity in an OAuth end-user session",
-               "set_token is for a pool's own role, not for sessions that logged in with a token.");
+               "Only a password role or the service principal named by dbx_oauth.authenticator_role may call set_token.");
 
     Validated v;
     PgError err;
@@ -144,6 +165,11 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
                psprintf("Reason: revoked (%s).", revoked ? revoked : "unknown"));
 
     Oid roleid = resolve_role(v, as_role);
+    /* the authenticator's own token: a switch to itself would pass for an end user */
+    if (roleid == GetSessionUserId())
+        refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
+               psprintf("cannot switch to the session's own role \"%s\"", GetUserNameFromId(roleid, false)),
+               "set_token takes end users' tokens, not the authenticator's own.");
     if (!dbx_member_can_set_role(GetSessionUserId(), roleid))
         refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
                psprintf("permission denied to switch to role \"%s\"", GetUserNameFromId(roleid, false)),

@@ -1,0 +1,152 @@
+// Connection economy: N distinct users, each request three RLS-filtered
+// queries, served (a) by per-user pools as AppKit makes them (one pg.Pool
+// per user, max 3, each logging in with the user's token) and (b) by one
+// shared pool of at most 20 connections through @dbx-oauth/pg-identity,
+// logged in as the app's service principal.  Reports per N and mode:
+// server connections (peak), backend memory (sum of PSS of the app's
+// backends from /proc/<pid>/smaps_rollup, at the peak), requests/s,
+// p50/p95 latency, logins/s the server did, cross-user rows, and where (a)
+// broke.  Run by bench/connection_economy.pl, which makes the cluster.
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { withUserIdentity } from '@dbx-oauth/pg-identity';
+
+const cfg = JSON.parse(readFileSync(process.env.DBX_BENCH_CONFIG, 'utf8'));
+const state = JSON.parse(readFileSync(join(cfg.keysDir, 'state.json'), 'utf8'));
+const key = createPrivateKey(readFileSync(join(cfg.keysDir, state.keys.find((k) => k.kid === cfg.kid).file)));
+const [hdr, body] = cfg.template.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()));
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function mint(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const data = `${b64(hdr)}.${b64({ ...body, sub, iat: now, exp: now + 3600, jti: randomUUID() })}`;
+  return `${data}.${sign('sha256', Buffer.from(data), key).toString('base64url')}`;
+}
+
+const ssl = { rejectUnauthorized: false };
+const base = { host: cfg.host, port: cfg.port, database: cfg.database, ssl };
+const admin = new pg.Client({ host: cfg.socketDir, port: cfg.port, database: cfg.database, user: cfg.superuser });
+await admin.connect();
+
+async function appBackends() {
+  const r = await admin.query(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
+    AND pid <> pg_backend_pid() AND usename <> $1`, [cfg.superuser]);
+  return r.rows.map((x) => x.pid);
+}
+function pssKb(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+async function sessions() {
+  const r = await admin.query('SELECT sessions::bigint AS n FROM pg_stat_database WHERE datname = $1', [cfg.database]);
+  return Number(r.rows[0].n);
+}
+
+const QUERIES = [
+  'SELECT id, owner FROM docs ORDER BY id',
+  'SELECT count(*)::int AS n, min(owner) AS owner FROM docs',
+  "SELECT owner, body FROM docs WHERE body LIKE 'doc-%' ORDER BY id DESC LIMIT 2",
+];
+function crossRows(user, results) {
+  let n = 0;
+  for (const r of results) for (const row of r.rows) if (row.owner != null && row.owner !== user) n++;
+  return n;
+}
+
+async function run(mode, n) {
+  const users = cfg.users.slice(0, n);
+  const tokens = new Map(users.map((u) => [u, mint(u)]));
+  const total = Math.max(cfg.requests, n * 2);
+  const order = Array.from({ length: total }, (_, i) => users[i % n]);
+  for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+
+  let pools = new Map();
+  let shared = null;
+  let request;
+  if (mode === 'per-user') {
+    request = async (user) => {
+      let p = pools.get(user);
+      if (!p) {
+        p = new pg.Pool({ ...base, user, password: async () => tokens.get(user), max: 3 });
+        p.on('error', () => {});
+        pools.set(user, p);
+      }
+      const rs = [];
+      for (const q of QUERIES) rs.push(await p.query(q));
+      return rs;
+    };
+  } else {
+    const pool = new pg.Pool({ ...base, user: cfg.authenticator.user, password: async () => cfg.authenticator.token, max: 20 });
+    pool.on('error', () => {});
+    shared = pool;
+    const db = withUserIdentity(pool);
+    request = (user) => db.asUser(tokens.get(user)).transaction(async (c) => {
+      const rs = [];
+      for (const q of QUERIES) rs.push(await c.query(q));
+      return rs;
+    });
+  }
+
+  let peak = 0, peakPss = 0, sampling = true, broke = null;
+  const sampler = (async () => {
+    while (sampling) {
+      const pids = await appBackends();
+      if (pids.length >= peak) {
+        peak = pids.length;
+        peakPss = pids.reduce((s, pid) => s + pssKb(pid), 0);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+
+  const latencies = [];
+  let cross = 0, errors = 0, next = 0;
+  const s0 = await sessions();
+  const t0 = performance.now();
+  const deadline = t0 + cfg.maxSeconds * 1000;
+  async function worker() {
+    while (next < order.length && performance.now() < deadline) {
+      const user = order[next++];
+      const t = performance.now();
+      try {
+        cross += crossRows(user, await request(user));
+        latencies.push(performance.now() - t);
+      } catch (e) {
+        errors++;
+        if (!broke) broke = `${e.code ?? ''} ${e.message}`.trim();
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const s1 = await sessions();
+  sampling = false;
+  await sampler;
+  await Promise.all([...pools.values()].map((p) => p.end().catch(() => {})));
+  if (shared) await shared.end();
+  await new Promise((r) => setTimeout(r, 300));
+
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : null);
+  return {
+    mode, users: n, requests: latencies.length, errors, broke,
+    server_connections: peak, backend_pss_mb: Math.round(peakPss / 102.4) / 10,
+    requests_per_s: Math.round(latencies.length / seconds), p50_ms: Math.round(pct(0.5) * 10) / 10,
+    p95_ms: Math.round(pct(0.95) * 10) / 10, logins_per_s: Math.round((s1 - s0) / seconds),
+    logins: s1 - s0, cross_user_rows: cross, seconds: Math.round(seconds * 10) / 10,
+  };
+}
+
+const results = [];
+for (const n of cfg.userCounts) {
+  for (const mode of ['per-user', 'shared']) {
+    const r = await run(mode, n);
+    results.push(r);
+    console.error(`# ${JSON.stringify(r)}`);
+  }
+}
+await admin.end();
+console.log(JSON.stringify({ max_connections: cfg.maxConnections, concurrency: cfg.concurrency, results }));
