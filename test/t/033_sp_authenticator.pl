@@ -206,11 +206,15 @@ like($err, $refusal, 'a GROUP named by authenticator_role may not switch either'
 like(doctor_row('authenticator'), qr/^error: .*is a GROUP identity/, 'doctor flags a GROUP authenticator');
 
 set_authenticator($sp);
-$node->safe_psql('postgres', qq{ALTER ROLE "$sp" BYPASSRLS});
+# ALTER ROLE cannot give an OAuth role these attributes (docs/security-model.md);
+# a superuser editing pg_authid directly can, and doctor must see it.
+my ($rc, $out, $alter_err) = $node->psql('postgres', qq{ALTER ROLE "$sp" BYPASSRLS});
+like($alter_err, qr/cannot be both an OAuth role and BYPASSRLS/, 'ALTER ROLE ... BYPASSRLS is refused for the authenticator');
+$node->safe_psql('postgres', qq{UPDATE pg_authid SET rolbypassrls = true WHERE rolname = '$sp'});
 like(doctor_row('authenticator'), qr/^error: .*has BYPASSRLS/, 'doctor flags an authenticator with BYPASSRLS');
-$node->safe_psql('postgres', qq{ALTER ROLE "$sp" NOBYPASSRLS SUPERUSER});
+$node->safe_psql('postgres', qq{UPDATE pg_authid SET rolbypassrls = false, rolsuper = true WHERE rolname = '$sp'});
 like(doctor_row('authenticator'), qr/^error: .*is a superuser/, 'doctor flags a superuser authenticator');
-$node->safe_psql('postgres', qq{ALTER ROLE "$sp" NOSUPERUSER});
+$node->safe_psql('postgres', qq{UPDATE pg_authid SET rolsuper = false WHERE rolname = '$sp'});
 like(doctor_row('authenticator'), qr/^ok: /, '... and is satisfied again');
 
 # Dropping and re-creating the authenticator: create_role grants the roles again.
