@@ -129,12 +129,17 @@ sub server_children {
 	return @pids;
 }
 sub cmdline { my $c = eval { slurp_file("/proc/$_[0]/cmdline") } // ''; $c =~ tr/\0/ /; return $c }
-# No client is connected now.  The children that live as long as the server
-# (checkpointer, key worker, ...) are measured; one-shot processes that exit
-# by design are not: the "dbx_oauth startup check" worker (BGW_NEVER_RESTART,
-# runs doctor() once after startup) and autovacuum workers (one per table run).
-my $one_shot = qr/dbx_oauth startup check|autovacuum worker/;
-my @long_lived = grep { cmdline($_) !~ $one_shot } server_children();
+# The processes that live as long as the server (checkpointer, key worker,
+# ...) are measured, picked by backend_type.  Processes that exit by design
+# are not: client backends (a psql of this script may still be exiting), the
+# one-shot "dbx_oauth startup check" worker (BGW_NEVER_RESTART: it runs
+# doctor() once after startup and exits), autovacuum and parallel workers.
+my %children = map { $_ => 1 } server_children();
+my @long_lived = grep { $children{$_} } split /\n/, $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity
+	WHERE backend_type NOT IN ('client backend', 'dbx_oauth startup check',
+	                           'autovacuum worker', 'parallel worker', 'walsender')
+	ORDER BY pid});
 ok(scalar(grep { cmdline($_) =~ /dbx_oauth/ } @long_lived) >= 1, 'the dbx_oauth worker is among the measured processes')
   or diag(join "\n", map { cmdline($_) } @long_lived);
 my %rss_before = map { $_ => rss_kb($_) } ($postmaster, @long_lived);
