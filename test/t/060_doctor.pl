@@ -235,6 +235,48 @@ is(doctor('hba_trust_remote'), 'ok', 'hba_trust_remote: require_ssl on refuses s
 is(doctor('hba_trust_ssl'), 'ok', 'hba_trust_ssl: require_ssl on: ok');
 set_hba(@good_hba);
 
+# Trust lines that admit roles the token check never sees: every line is
+# read, whichever roles it could match.
+check_cycle('hba_trust_open', 'error', 'ok',
+	sub { set_hba(@good_hba, 'host all all 0.0.0.0/0 trust') },
+	sub { set_hba(@good_hba) });
+set_hba(@good_hba, 'host all all 0.0.0.0/0 trust');
+like(not_ok(), qr/\bhba_trust_open=error\b/,
+	'hba_trust_open: "WHERE status <> \'ok\'" is not empty while anyone can log in from the network');
+like(detail('hba_trust_open'), qr/line 4 \(host all 0\.0\.0\.0\)/, 'hba_trust_open: the detail names the line');
+check_cycle('hba_trust_open', 'warning', 'ok',
+	sub { set_hba('local all all trust', 'hostssl all all 127.0.0.1/32 trust', @good_hba[1 .. $#good_hba]) },
+	sub { set_hba(@good_hba) });
+check_cycle('hba_trust_open', 'error', 'ok',
+	sub { set_hba(@good_hba, 'hostssl all postgres,+dbx_oauth_users samenet trust') },
+	sub { set_hba(@good_hba) });
+check_cycle('hba_trust_open', 'warning', 'ok',
+	sub { set_hba(@good_hba, 'host all plain 127.0.0.1/32 trust') },
+	sub { set_hba(@good_hba) });
+set_hba('local all all trust', 'hostssl all +dbx_oauth_users 0.0.0.0/0 trust',
+	'hostssl all "alice@example.com" ::1/128 trust', 'host all all 127.0.0.1/32 scram-sha-256');
+is(doctor('hba_trust_open'), 'ok', 'hba_trust_open: trust lines for OAuth roles only are ok from anywhere');
+set_hba(@good_hba);
+
+check_cycle('hba_replication', 'error', 'ok',
+	sub { set_hba(@good_hba, 'host replication all 10.0.0.0/8 trust') },
+	sub { set_hba(@good_hba) });
+check_cycle('hba_replication', 'error', 'ok',
+	sub { set_hba(@good_hba, 'hostssl replication +dbx_oauth_users 127.0.0.1/32 trust') },
+	sub { set_hba(@good_hba) });
+check_cycle('hba_replication', 'warning', 'ok',
+	sub { set_hba(@good_hba, 'local replication all trust') },
+	sub { set_hba(@good_hba) });
+
+# An admin granted an OAuth role is an indirect member of dbx_oauth_users
+# without a label: refused on every trust line.
+check_cycle('role_indirect', 'warning', 'ok',
+	sub { $node->safe_psql('postgres', 'CREATE ROLE some_admin LOGIN; GRANT "alice@example.com" TO some_admin') },
+	sub { $node->safe_psql('postgres', 'REVOKE "alice@example.com" FROM some_admin') });
+$node->safe_psql('postgres', 'GRANT "alice@example.com" TO some_admin');
+like(detail('role_indirect'), qr/some_admin/, 'role_indirect: names the role');
+$node->safe_psql('postgres', 'DROP ROLE some_admin');
+
 check_cycle('hba_method', 'error', 'ok',
 	sub { set_hba('local all all peer', @good_hba) },
 	sub { set_hba('local all +dbx_oauth_users trust', 'local all all peer', @good_hba[1 .. $#good_hba]) });

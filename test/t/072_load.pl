@@ -129,9 +129,20 @@ sub server_children {
 	return @pids;
 }
 sub cmdline { my $c = eval { slurp_file("/proc/$_[0]/cmdline") } // ''; $c =~ tr/\0/ /; return $c }
-# No client is connected now, so every child is long-lived (checkpointer,
-# key worker, ...).
-my @long_lived = server_children();
+# The processes that live as long as the server (checkpointer, key worker,
+# ...) are measured.  Processes that exit by design are left out by their
+# type, as pg_stat_activity reports it and as their process title names it
+# (a worker without a database connection, like the key worker, is not in
+# pg_stat_activity): client backends (a psql of this script may still be
+# exiting), the one-shot "dbx_oauth startup check" worker (BGW_NEVER_RESTART:
+# it runs doctor() once after startup and exits), autovacuum and parallel
+# workers.
+my @one_shot_types = ('client backend', 'dbx_oauth startup check', 'autovacuum worker', 'parallel worker', 'walsender');
+my %one_shot_pid = map { $_ => 1 } split /\n/, $node->safe_psql('postgres',
+	'SELECT pid FROM pg_stat_activity WHERE backend_type IN ('
+	  . join(', ', map { "'$_'" } @one_shot_types) . ')');
+my $one_shot_title = qr/dbx_oauth startup check|autovacuum worker|parallel worker/;
+my @long_lived = grep { !$one_shot_pid{$_} && cmdline($_) !~ $one_shot_title } server_children();
 ok(scalar(grep { cmdline($_) =~ /dbx_oauth/ } @long_lived) >= 1, 'the dbx_oauth worker is among the measured processes')
   or diag(join "\n", map { cmdline($_) } @long_lived);
 my %rss_before = map { $_ => rss_kb($_) } ($postmaster, @long_lived);

@@ -114,6 +114,8 @@ isnt($ret, 0, 'with the library: no walsender without a token');
 like($err, qr/password authentication failed for user "\Q$alice\E"/,
 	'with the library: a privileged OAuth role is refused even with a valid token');
 ok($node->wait_for_log(qr/reason=privileged_role REPLICATION/), '... the log says why');
+$node->safe_psql('postgres', 'CREATE ROLE unrelated; DROP ROLE unrelated');
+pass('an existing privileged OAuth role does not block unrelated role changes');
 $node->safe_psql('postgres', qq{ALTER ROLE "$alice" NOREPLICATION});
 is(doctor('role_privileges'), 'ok', 'doctor: ok again after NOREPLICATION');
 $node->connect_ok($t->connstr($alice, $t->mint(sub => $alice), tcp => 1, ssl => 1),

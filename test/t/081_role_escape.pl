@@ -96,6 +96,37 @@ for my $case (
 });
 is($out, "t\n$alice|$alice|alice-1", 'a role change rolled back to a savepoint restores role and identity together');
 
+# --- volume policies: no validated identity, no policy user ------------------
+$node->safe_psql('postgres', q{
+	INSERT INTO dbx_oauth.volumes (volume_key, volume_path, policy) VALUES
+	  ('uploads', '/Volumes/main/app/uploads', '{"all":[{"usersOnly":true},{"ownerPrefix":true}]}'),
+	  ('internal', '/Volumes/main/app/internal', '{"servicePrincipalOnly":true}');
+	CREATE TABLE files (volume_key text, path text);
+	INSERT INTO files VALUES ('uploads', 'alice@example.com/cv.pdf'), ('gone', 'alice@example.com/old.pdf');
+	ALTER TABLE files ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY files_read ON files FOR SELECT USING (dbx_oauth.volume_allows(volume_key, 'read', path));
+	GRANT SELECT ON files TO dbx_oauth_users, authenticator;
+});
+($out, $err) = as_auth(qq{
+	SET ROLE "$alice";
+	SELECT dbx_oauth.volume_allows('uploads', 'read', '$alice/cv.pdf'),
+	       dbx_oauth.volume_allows('internal', 'read', 'x');
+	SELECT count(*) FROM files;
+	RESET ROLE;
+	SELECT dbx_oauth.volume_allows('internal', 'read', 'x');
+	SELECT dbx_oauth.set_token('$tok_alice', false) IS NOT NULL;
+	SELECT dbx_oauth.volume_allows('uploads', 'read', '$alice/cv.pdf');
+	SELECT string_agg(path, ',') FROM files;
+});
+is($out, "f|f
+0
+f
+t
+t
+$alice/cv.pdf",
+	'without a token identity the pool role (even as alice\'s role) gets no policy user; with set_token alice reads her folder, and a row of an unknown volume is hidden, not an error');
+is($err, '', '... no errors');
+
 # --- set_token(token, NULL) -------------------------------------------------
 ($out, $err) = as_auth(qq{
 	SELECT dbx_oauth.set_token('$tok_alice', NULL);

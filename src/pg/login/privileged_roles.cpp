@@ -16,7 +16,8 @@
  * ALTER GROUP ... ADD USER, SECURITY LABEL.  Rather than reason about each,
  * the hook lets the statement run and then checks the outcome: every
  * privileged role (few, in practice) against dbx_oauth_users and the
- * labels.  An error aborts the transaction, which undoes the statement.
+ * labels, before and after.  An error aborts the transaction, which undoes
+ * the statement.
  */
 #include "pg/login/privileged_roles.h"
 #include "pg/login/role_labels.h"
@@ -60,10 +61,14 @@ static bool may_make_privileged_oauth_role(const Node *stmt) {
     return IsA(stmt, SecLabelStmt) && reinterpret_cast<const SecLabelStmt *>(stmt)->objtype == OBJECT_ROLE;
 }
 
-/* ereports when a privileged role is an OAuth role now. */
-static void check_privileged_roles(void) {
+/*
+ * Privileged OAuth roles (oids) as the catalog stands now; with report set,
+ * ereports for the first one not in known instead.
+ */
+static List *privileged_oauth_roles(List *known, bool report) {
     CommandCounterIncrement(); /* see the statement's own changes */
     Oid users = oauth_users_role_oid();
+    List *found = NIL;
 
     Relation rel = table_open(AuthIdRelationId, AccessShareLock);
     SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
@@ -75,6 +80,12 @@ static void check_privileged_roles(void) {
             continue;
         bool member = OidIsValid(users) && is_member_of_role_nosuper(form->oid, users);
         if (!member && role_identity_label(form->oid) == nullptr)
+            continue;
+        if (!report) {
+            found = lappend_oid(found, form->oid);
+            continue;
+        }
+        if (list_member_oid(known, form->oid))
             continue;
         ereport(ERROR,
                 (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -91,13 +102,20 @@ static void check_privileged_roles(void) {
     }
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
+    return found;
 }
 
 static void dbx_oauth_privileged_role_utility(PlannedStmt *pstmt, const char *queryString,
                                               bool readOnlyTree, ProcessUtilityContext context,
                                               ParamListInfo params, QueryEnvironment *queryEnv,
                                               DestReceiver *dest, QueryCompletion *qc) {
+    /*
+     * Only a statement that makes a new one fails: one that existed before
+     * (made while the library was not loaded; doctor() reports it) must not
+     * block unrelated role changes, nor fixing several such roles one by one.
+     */
     bool check = may_make_privileged_oauth_role(pstmt->utilityStmt);
+    List *before = check ? privileged_oauth_roles(NIL, false) : NIL;
     if (prev_process_utility_hook)
         prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,
                                   dest, qc);
@@ -105,7 +123,7 @@ static void dbx_oauth_privileged_role_utility(PlannedStmt *pstmt, const char *qu
         standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest,
                                 qc);
     if (check)
-        check_privileged_roles();
+        (void) privileged_oauth_roles(before, true);
 }
 
 void privileged_role_guard_install(void) {

@@ -139,8 +139,9 @@ BEGIN
     RETURN NEXT;
 
     -- Indirect members without a label (granted an OAuth role, typically an
-    -- admin) are refused on every trust line.  The pool's authenticator is
-    -- one by design: it logs in on its own password line (docs/pooling.md).
+    -- admin) are refused on every trust line.  Roles with a password log in
+    -- on password lines, as the pool's authenticator does by design
+    -- (docs/pooling.md): no finding for them.
     WITH RECURSIVE members(oid, depth) AS (
         SELECT am.member, 1 FROM pg_auth_members am WHERE am.roleid = users_oid
         UNION
@@ -148,8 +149,9 @@ BEGIN
         WHERE m.depth < 64)
     SELECT string_agg(DISTINCT format('%I', r.rolname), ', ')
     INTO names
-    FROM members m JOIN pg_roles r ON r.oid = m.oid
+    FROM members m JOIN pg_authid r ON r.oid = m.oid
     WHERE m.depth > 1
+      AND r.rolcanlogin AND r.rolpassword IS NULL
       AND r.rolname <> authenticator
       AND NOT EXISTS (SELECT 1 FROM dbx_oauth.roles o WHERE o.role_oid = m.oid)
       AND NOT EXISTS (SELECT 1 FROM pg_auth_members d WHERE d.roleid = users_oid AND d.member = m.oid);
@@ -157,10 +159,10 @@ BEGIN
     IF names IS NOT NULL THEN
         status := 'warning';
         detail := format('Roles without a dbx_oauth label are members of dbx_oauth_users through an OAuth role they were granted, so every trust line refuses them (reason=not_an_oauth_role): %s.', names);
-        hint := 'REVOKE the OAuth role from them (use SET ROLE through another group if needed), or give them a password line placed before the trust lines.';
+        hint := 'REVOKE the OAuth role from them (grant its privileges through an ordinary group instead), or give them a password and a password line placed before the trust lines.';
     ELSE
         status := 'ok';
-        detail := 'No unlabelled role is an indirect member of dbx_oauth_users (other than dbx_oauth.authenticator_role).';
+        detail := 'No unlabelled login role without a password is an indirect member of dbx_oauth_users.';
         hint := NULL;
     END IF;
     RETURN NEXT;
