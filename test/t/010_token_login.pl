@@ -108,8 +108,10 @@ $node->connect_fails($t->connstr('authenticator', mint(sub => $alice)),
 	'an unlabelled member of dbx_oauth_users is refused on a trust line',
 	expected_stderr => $generic, log_like => [qr/reason=not_an_oauth_role/]);
 
-# A plain CREATE ROLE cannot be labelled by a non-superuser.
-$node->safe_psql('postgres', q{CREATE ROLE admin CREATEROLE LOGIN; CREATE ROLE victim LOGIN;});
+# A plain CREATE ROLE cannot be labelled by a non-superuser, even one that
+# may otherwise alter it (16+ asks for the ADMIN option on the role first).
+$node->safe_psql('postgres', q{CREATE ROLE admin CREATEROLE LOGIN; CREATE ROLE victim LOGIN;
+	GRANT victim TO admin WITH ADMIN OPTION;});
 my ($ret, $out, $err) = $node->psql('postgres', q{SET ROLE admin; SECURITY LABEL FOR dbx_oauth ON ROLE victim IS 'USER'});
 like($err, qr/permission denied to set a dbx_oauth label/, 'labels cannot be forged by CREATEROLE holders');
 
