@@ -52,6 +52,10 @@ sub create {
 	chmod 0600, "$data/server.key";
 
 	my $extra = $opts{conf} // '';
+	# From 18 on, connect_fails(log_like => ...) waits for the postmaster's
+	# DEBUG2 report that the backend exited (so the log is complete before it
+	# is read): those lines must be logged.
+	$extra = "log_min_messages = debug2\n$extra" if $node->pg_version >= 18;
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'dbx_oauth'
 dbx_oauth.issuers = '$ISSUER'
