@@ -238,4 +238,11 @@ my $log = $t->server_log;
 my $leaks = grep { length($_) > 20 && index($log, $_) >= 0 } @tokens;
 is($leaks, 0, 'no token appears in the server log');
 
+# --- fail closed: the validator refuses to load without the preload ---------
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->restart;
+my ($ok, $out, $err) = oauth_login(user => $alice, token => $t->mint(sub => $alice));
+ok(!$ok, 'without shared_preload_libraries the OAuth door admits nobody');
+like($err, qr/dbx_oauth must be loaded via shared_preload_libraries/, '... and says why');
+
 done_testing();
