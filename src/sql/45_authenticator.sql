@@ -72,7 +72,7 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    SELECT r.oid, r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+    SELECT r.oid, r.rolsuper, r.rolbypassrls, r.rolcanlogin, r.rolinherit,
            (SELECT o.identity_type FROM dbx_oauth.roles o WHERE o.role_oid = r.oid) AS label
     INTO a FROM pg_roles r WHERE r.rolname = auth;
     IF NOT FOUND THEN
@@ -101,6 +101,11 @@ BEGIN
         status := 'error';
         detail := format('Authenticator %I (%s) %s.', auth, kind, array_to_string(flaws, '; '));
         hint := 'Use a dedicated SERVICE_PRINCIPAL OAuth role or a password role with LOGIN, NOSUPERUSER, NOBYPASSRLS, and point dbx_oauth.authenticator_role at it.';
+    ELSIF a.rolinherit AND current_setting('server_version_num')::int < 160000 THEN
+        -- before PostgreSQL 16 a grant's inheritance follows the member's INHERIT attribute
+        status := 'warning';
+        detail := format('Role %I (%s) may call set_token, and it inherits the privileges of every OAuth role granted to it without switching.', auth, kind);
+        hint := format('Run ALTER ROLE %I NOINHERIT; and grant the app''s own tables to it directly.', auth);
     ELSE
         status := 'ok';
         detail := format('Role %I (%s) may call set_token; no other token-login session may switch identity.', auth, kind);

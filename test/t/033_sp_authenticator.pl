@@ -69,8 +69,11 @@ is(granted_to($sp_before), "$erin,$frank", '... now both are granted');
 like(doctor_row('authenticator_grants'), qr/^ok: Every OAuth role is granted/, '... and doctor is satisfied');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM dbx_oauth.grant_to_authenticator()'), '0',
 	'grant_to_authenticator() a second time grants nothing');
+like(doctor_row('authenticator'), qr/^warning: Role "\Q$sp_before\E" \(the service principal logging in with its own token\) may call set_token, and it inherits the privileges/,
+	'doctor: shows which role may switch, and warns that it inherits the users\' privileges (PostgreSQL 15)');
+$node->safe_psql('postgres', qq{ALTER ROLE "$sp_before" NOINHERIT});
 like(doctor_row('authenticator'), qr/^ok: Role "\Q$sp_before\E" \(the service principal logging in with its own token\) may call set_token/,
-	'doctor: shows which role may switch');
+	'... NOINHERIT: ok');
 
 my ($out, $err) = run_as(tcp($sp_before, mint(sub => $sp_before)), qq{
 	SELECT session_user, dbx_oauth.current_identity_type();
@@ -92,6 +95,7 @@ like($e, qr/role "\Q$sp\E" named by dbx_oauth.authenticator_role does not exist/
 is($node->safe_psql('postgres', "SELECT dbx_oauth.create_role('$sp', 'SERVICE_PRINCIPAL')"), $sp,
 	'order 2: create_role makes the authenticator itself');
 is(granted_to($sp), "$sp_before,$erin,$frank", '... granting it the OAuth roles that exist already, never itself');
+$node->safe_psql('postgres', qq{ALTER ROLE "$sp" NOINHERIT});
 $node->safe_psql('postgres', qq{
 	SELECT dbx_oauth.create_role('$alice', 'USER');
 	SELECT dbx_oauth.create_role('$bob', 'USER');
@@ -108,7 +112,7 @@ $node->safe_psql('postgres', qq{
 	ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
 	CREATE POLICY own_rows ON docs USING (owner = (SELECT dbx_oauth.current_identity())
 	    OR (owner = 'data-team' AND current_user = 'data-team'));
-	GRANT SELECT ON docs TO dbx_oauth_users;
+	GRANT SELECT ON docs TO dbx_oauth_users, "$sp";    -- NOINHERIT: the app's own grant
 });
 is(granted_to($sp), "$sp_before,$alice,$bob,$carol,data-team,$dave,$erin,$frank,ops-team",
 	'order 2: roles created afterwards are granted too');
@@ -218,7 +222,7 @@ $node->safe_psql('postgres', qq{UPDATE pg_authid SET rolsuper = false WHERE roln
 like(doctor_row('authenticator'), qr/^ok: /, '... and is satisfied again');
 
 # Dropping and re-creating the authenticator: create_role grants the roles again.
-$node->safe_psql('postgres', qq{SELECT dbx_oauth.drop_role('$sp'); SELECT dbx_oauth.create_role('$sp', 'SERVICE_PRINCIPAL');});
+$node->safe_psql('postgres', qq{REVOKE SELECT ON docs FROM "$sp"; SELECT dbx_oauth.drop_role('$sp'); SELECT dbx_oauth.create_role('$sp', 'SERVICE_PRINCIPAL');});
 is(granted_to($sp), "$sp_before,$alice,$bob,$carol,data-team,$dave,$erin,$frank,ops-team",
 	'a re-created authenticator gets every OAuth role again');
 
