@@ -93,4 +93,25 @@ like($bad, qr/^# docs-run \S+ bad: ran 1, skipped 1, failed 3$/m,
   or diag($bad);
 unlike($bad, qr/^not reached$/m, 'a failing command stops the run');
 
+# A page that fails after starting a server leaves nothing running: the
+# runner stops it by the pid in its pid file.
+open($fh, '>', "$tmp/leak.md") or die;
+print $fh <<MD;
+<!-- test: leak -->
+```sh
+\$SANDBOX_REPO/test/fixtures/workspace start --dir \$DOCS_SANDBOX/ws
+cp \$DOCS_SANDBOX/ws/pid $tmp/leak.pid
+false
+```
+MD
+close $fh;
+my $leak = `'$runner' '$tmp/leak.md' leak 2>&1`;
+like($leak, qr/^# docs-run \S+ leak: ran 0, skipped 0, failed 1$/m, 'the failing block is reported')
+  or diag($leak);
+my $pid = do { local (@ARGV, $/) = ("$tmp/leak.pid"); <> } // '';
+chomp $pid;
+like($pid, qr/^\d+$/, 'the page started a workspace');
+like($leak, qr/^# stopping leftover pid $pid /m, 'the runner stops it by its pid');
+ok(!kill(0, $pid), 'and it is gone') if $pid =~ /^\d+$/;
+
 done_testing();
