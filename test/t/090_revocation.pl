@@ -90,7 +90,7 @@ ok(can_login($carol, $other_jti), 'another token of the same identity still work
 is(su(q{SELECT string_agg(token_key, ',' ORDER BY token_key) FROM dbx_oauth.revocations WHERE kind = 'token'}),
 	'jti:jti-one,sha256:' . substr(`printf '%s' '$without_jti' | sha256sum`, 0, 64),
 	'the view keeps the jti or the SHA-256, never the token');
-my $expired = mint(sub => $carol, iat => time() - 7200, exp => time() - 3600);
+my $expired = mint(sub => $carol, iat => int(time()) - 7200, exp => int(time()) - 3600);
 is(su(qq{SELECT dbx_oauth.revoke_token('$expired')}), 'f', 'an expired token needs no revocation');
 my ($rc_bad, $o2, $bad_err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT dbx_oauth.revoke_token('not.a.token')");
 like($bad_err, qr/28000/, 'a malformed token is refused with 28000');
