@@ -42,7 +42,7 @@ sub su { return $node->safe_psql('postgres', $_[0]); }
 sub as_role {
 	my ($role, $sql) = @_;
 	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		connstr => "user=$role dbname=postgres password=$pw", on_error_stop => 1);
+		connstr => $node->connstr('postgres') . " user=$role password=$pw", on_error_stop => 1);
 	return ($rc, $out, $err);
 }
 # Waits for the next whole second, so a fresh token's iat is after a cutoff.
