@@ -459,6 +459,7 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    RETURN QUERY SELECT * FROM dbx_oauth.doctor_revocation();
 END
 $doctor$;
 COMMENT ON FUNCTION dbx_oauth.doctor() IS

@@ -118,6 +118,8 @@ BEGIN
     END LOOP;
 END
 $$;
+-- doctor_revocation() runs as its caller (pg_monitor members) and reads the mirror.
+GRANT EXECUTE ON FUNCTION dbx_oauth.revocation_mirror() TO pg_monitor;
 
 CREATE FUNCTION dbx_oauth.doctor_revocation()
 RETURNS TABLE ("check" text, status text, detail text, hint text)

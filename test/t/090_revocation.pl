@@ -174,7 +174,7 @@ ok(!can_login($bob, mint(sub => $bob)), 'after a restart the block still holds')
 ok(!can_login($carol, $with_jti), 'after a restart the revoked token is still refused');
 ok(can_login($carol, $other_jti), 'after a restart other tokens work');
 is(su('SELECT loaded FROM dbx_oauth.revocation_mirror()'), 't', 'the mirror is loaded after the restart');
-is(su(q{SELECT status FROM dbx_oauth.doctor_revocation()}), 'ok', 'doctor_revocation is ok');
+is(su(q{SELECT status FROM dbx_oauth.doctor() WHERE "check" = 'revocations'}), 'ok', 'doctor() reports the revocation copy ok');
 
 # --- no token ever reaches the log -------------------------------------------
 my $log = $t->server_log;
