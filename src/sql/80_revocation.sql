@@ -118,6 +118,8 @@ BEGIN
     END LOOP;
 END
 $$;
+-- doctor_revocation() runs as its caller (pg_monitor members) and reads the mirror.
+GRANT EXECUTE ON FUNCTION dbx_oauth.revocation_mirror() TO pg_monitor;
 
 CREATE FUNCTION dbx_oauth.doctor_revocation()
 RETURNS TABLE ("check" text, status text, detail text, hint text)
@@ -127,8 +129,17 @@ AS $doctor_revocation$
 DECLARE
     m record;
 BEGIN
-    SELECT * INTO m FROM dbx_oauth.revocation_mirror();
     "check" := 'revocations';
+    -- Calling into the library when it is not preloaded would load it and
+    -- end the session (module.cpp refuses): the preload row reports that.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'dbx_oauth.max_revocations') THEN
+        status := 'error';
+        detail := 'The dbx_oauth library is not loaded: revocations are not enforced.';
+        hint := 'Add dbx_oauth to shared_preload_libraries and restart the server.';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    SELECT * INTO m FROM dbx_oauth.revocation_mirror();
     IF NOT m.loaded THEN
         status := 'error';
         detail := 'The shared-memory copy of the revocations is not loaded: OAuth logins are refused (fail closed).';

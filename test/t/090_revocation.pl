@@ -42,7 +42,7 @@ sub su { return $node->safe_psql('postgres', $_[0]); }
 sub as_role {
 	my ($role, $sql) = @_;
 	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		connstr => "user=$role dbname=postgres password=$pw", on_error_stop => 1);
+		connstr => $node->connstr('postgres') . " user=$role password=$pw", on_error_stop => 1);
 	return ($rc, $out, $err);
 }
 # Waits for the next whole second, so a fresh token's iat is after a cutoff.
@@ -90,7 +90,7 @@ ok(can_login($carol, $other_jti), 'another token of the same identity still work
 is(su(q{SELECT string_agg(token_key, ',' ORDER BY token_key) FROM dbx_oauth.revocations WHERE kind = 'token'}),
 	'jti:jti-one,sha256:' . substr(`printf '%s' '$without_jti' | sha256sum`, 0, 64),
 	'the view keeps the jti or the SHA-256, never the token');
-my $expired = mint(sub => $carol, iat => time() - 7200, exp => time() - 3600);
+my $expired = mint(sub => $carol, iat => int(time()) - 7200, exp => int(time()) - 3600);
 is(su(qq{SELECT dbx_oauth.revoke_token('$expired')}), 'f', 'an expired token needs no revocation');
 my ($rc_bad, $o2, $bad_err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT dbx_oauth.revoke_token('not.a.token')");
 like($bad_err, qr/28000/, 'a malformed token is refused with 28000');
@@ -174,7 +174,7 @@ ok(!can_login($bob, mint(sub => $bob)), 'after a restart the block still holds')
 ok(!can_login($carol, $with_jti), 'after a restart the revoked token is still refused');
 ok(can_login($carol, $other_jti), 'after a restart other tokens work');
 is(su('SELECT loaded FROM dbx_oauth.revocation_mirror()'), 't', 'the mirror is loaded after the restart');
-is(su(q{SELECT status FROM dbx_oauth.doctor_revocation()}), 'ok', 'doctor_revocation is ok');
+is(su(q{SELECT status FROM dbx_oauth.doctor() WHERE "check" = 'revocations'}), 'ok', 'doctor() reports the revocation copy ok');
 
 # --- no token ever reaches the log -------------------------------------------
 my $log = $t->server_log;
