@@ -94,6 +94,7 @@ ok($node->poll_query_until('postgres',
 	"SELECT synced AND members = 2 FROM dbx_oauth.group_sync_status() WHERE group_name = 'small'"), 'small synced');
 $node->append_conf('postgresql.conf', "dbx_oauth.group_sync_interval = $interval\n");
 $node->reload;
+sleep 2;    # the worker applies the new interval before the round starts
 # Every SCIM answer takes 60 ms: the 10,000-member group takes well over one
 # interval (about 200 requests).
 $ws->fault(path => 'scim', mode => 'slow', seconds => 0.06);
