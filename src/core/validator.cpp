@@ -12,6 +12,7 @@
 #include "core/claims.h"
 #include "core/json_limits.h"
 #include "core/jws.h"
+#include "core/revocation_set.h"
 #include "core/sha256.h"
 #include "core/signature.h"
 
@@ -128,7 +129,11 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
   out.issuer = issuer;
   out.kid = key->kid;
   out.alg = header.alg;
-  out.fingerprint = token_fingerprint(token);
+  const std::string digest = sha256_hex(token);
+  out.fingerprint = digest.substr(0, 16);  // token_fingerprint(), without hashing twice
+  const auto jti = claims.find("jti");
+  out.revocation_key = revocation_token_key(
+      jti != claims.end() && jti->is_string() ? jti->get<std::string>() : std::string(), digest);
   out.expires_at = times.expires_at;
   out.issued_at = times.issued_at;
   out.not_before = times.not_before;

@@ -39,6 +39,9 @@ struct VerifiedToken {
   std::optional<int64_t> issued_at, not_before;
   std::vector<std::string> scopes;
   std::string claims_json;  // the decoded payload, a strictly valid JSON object
+  // What a revocation of this one token is keyed on: "jti:<jti>", else
+  // "sha256:<digest of the token>" (see core/revocation_set.h).
+  std::string revocation_key;
 };
 
 struct ValidationResult {

@@ -33,6 +33,7 @@ extern "C" {
 #include "pg/common/stats.h"
 #include "pg/session/utility_hook.h"
 #include "pg/keys/key_refresh_worker.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -49,6 +50,7 @@ static void dbx_oauth_shmem_request(void) {
     session_registry_shmem_request();
     stats_shmem_request();
     group_store_shmem_request();
+    revocation_shmem_request();
 }
 
 static void dbx_oauth_shmem_startup(void) {
@@ -59,6 +61,7 @@ static void dbx_oauth_shmem_startup(void) {
     session_registry_shmem_startup();
     stats_shmem_startup();
     group_store_shmem_startup();
+    revocation_shmem_startup();
     LWLockRelease(AddinShmemInitLock);
 
     /* Static keys are usable from the first connection on (postmaster only). */
@@ -86,9 +89,12 @@ void _PG_init(void) {
     auth_hook_install();
     utility_hook_install();
     statement_guard_install();
+    revocation_guard_install();
+    revocation_xact_init();
     eviction_install_message_hook();
     session_worker_register();
     worker_register();
     identity_sync_worker_register();
+    revocation_worker_register();
     doctor_startup_register();
 }

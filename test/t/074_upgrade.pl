@@ -108,6 +108,11 @@ for my $ext (qw(dbx_oauth databricks_auth)) {
 	my @versions = split /\n/, $node->safe_psql('postgres',
 		"SELECT version FROM pg_available_extension_versions WHERE name = '$ext' ORDER BY version");
 	ok(scalar @versions >= 1, "$ext: installable versions: @versions");
+	# The released 0.1 must stay installable, or this loop would quietly
+	# compare the default version with itself.
+	ok((grep { $_ eq '0.1' } @versions), "$ext: the released 0.1 is among the installable versions");
+	ok($ext ne 'dbx_oauth' || (grep { $_ ne $default{$ext} } @versions),
+		"$ext: at least one version older than $default{$ext} is tested");
 	for my $v (@versions) {
 		my $db = 'upgrade_' . ++$db_n;
 		$node->safe_psql('postgres', "CREATE DATABASE $db");
@@ -150,6 +155,56 @@ $node->safe_psql('upgrade_1', q{SELECT dbx_oauth.create_role('alice@example.com'
 my $tok = $t->mint(sub => 'alice@example.com');
 $node->connect_ok("user='alice\@example.com' dbname=upgrade_1 password='$tok'", 'token login into the updated database',
 	sql => 'SELECT dbx_oauth.current_identity()', expected_stdout => qr/^alice\@example\.com$/);
+
+# The 0.1 -> 0.2 update on a live server with OAuth sessions open: the
+# sessions keep working through it and afterwards, and the new functions work.
+$node->safe_psql('postgres', 'CREATE DATABASE live');
+$node->safe_psql('live', q{CREATE EXTENSION dbx_oauth VERSION '0.1'});
+{
+	use IPC::Run qw(start pump finish timeout);
+	my $tok_live = $t->mint(sub => 'alice@example.com');
+	my %s = (in => '', out => '', err => '');
+	my $cs = "user='alice\@example.com' dbname=live password='$tok_live' host=127.0.0.1 port=" . $node->port . ' sslmode=require';
+	$s{h} = start([ 'psql', '-XAtq', '-d', $cs, '-f', '-' ], '<', \$s{in}, '>', \$s{out}, '2>', \$s{err}, timeout(60));
+	$s{in} .= "SELECT 'before ' || dbx_oauth.current_identity();\n";
+	pump $s{h} until $s{out} =~ /^before / || !$s{h}->pumpable;
+	like($s{out}, qr/^before alice\@example\.com$/m, 'an OAuth session is open on 0.1');
+	my ($rc, $out, $err) = $node->psql('live', 'ALTER EXTENSION dbx_oauth UPDATE');
+	is($rc, 0, 'ALTER EXTENSION dbx_oauth UPDATE succeeds with the OAuth session open') or diag($err);
+	is($node->safe_psql('live', q{SELECT extversion FROM pg_extension WHERE extname = 'dbx_oauth'}),
+		$default{dbx_oauth}, "the live database is at $default{dbx_oauth}");
+	$s{out} = '';
+	$s{in} .= "SELECT 'after ' || dbx_oauth.current_identity() || ' ' || (SELECT count(*) FROM dbx_oauth.sessions);\n";
+	pump $s{h} until $s{out} =~ /^after / || !$s{h}->pumpable;
+	like($s{out}, qr/^after alice\@example\.com \d+$/m, 'the open session keeps its identity after the update');
+	$s{in} .= "\\q\n";
+	eval { finish $s{h} };
+	is($node->safe_psql('live', q{SELECT count(*) FROM dbx_oauth.revocations}), '0',
+		'the new revocation objects work after the update');
+	$node->connect_ok("user='alice\@example.com' dbname=live password='" . $t->mint(sub => 'alice@example.com') . "'",
+		'a new token login works after the live update');
+}
+
+# Every C symbol a shipped install or upgrade script names must be exported
+# by the library: a renamed symbol would break CREATE or ALTER EXTENSION of
+# a version users still run.
+{
+	my $sharedir = `pg_config --sharedir`; chomp $sharedir;
+	my $libdir = `pg_config --pkglibdir`; chomp $libdir;
+	my @scripts = (glob("$sharedir/extension/dbx_oauth--*.sql"), glob("$sharedir/extension/databricks_auth--*.sql"));
+	ok((grep { m{/dbx_oauth--0\.1\.sql$} } @scripts) && (grep { m{/dbx_oauth--0\.1--0\.2\.sql$} } @scripts),
+		'the released 0.1 script and the 0.1 -> 0.2 upgrade script are shipped');
+	my %named;
+	for my $f (@scripts) {
+		my $sql = PostgreSQL::Test::Utils::slurp_file($f);
+		$named{$1} = $f while $sql =~ /AS\s+'MODULE_PATHNAME'\s*,\s*'(\w+)'/g;
+	}
+	ok(scalar(keys %named) > 20, scalar(keys %named) . ' C symbols named by ' . scalar(@scripts) . ' shipped scripts');
+	my %exported = map { (split ' ')[-1] => 1 } grep { /\s[TW]\s/ } split /\n/, `nm -D --defined-only $libdir/dbx_oauth.so`;
+	my @missing = grep { !$exported{$_} } sort keys %named;
+	is("@missing", '', 'every C symbol named by a shipped script is exported by dbx_oauth.so');
+	ok($exported{dbx_oauth_revoke_tokens} && !$exported{dbx_oauth_no_such_symbol}, 'the symbol check can tell present from absent');
+}
 
 sub diff_lines {
 	my ($want, $got) = @_;

@@ -43,6 +43,7 @@ int dbx_oauth_group_membership_max_age = 900;
 char *dbx_oauth_database = nullptr;
 int dbx_oauth_token_cache_size = 256;
 int dbx_oauth_unknown_kid_wait = 2000;
+int dbx_oauth_max_revocations = 100000;
 uint64 dbx_oauth_settings_generation = 1;
 }
 
@@ -176,5 +177,9 @@ void dbx_oauth_define_gucs(void) {
                             nullptr, &dbx_oauth_unknown_kid_wait, 2000, 0, 10000, PGC_SIGHUP,
                             GUC_UNIT_MS, nullptr, nullptr, nullptr);
 
+    DefineCustomIntVariable("dbx_oauth.max_revocations",
+                            "Revocation entries the shared-memory copy holds; more fail closed.",
+                            nullptr, &dbx_oauth_max_revocations, 100000, 1000, 10000000,
+                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("dbx_oauth");
 }

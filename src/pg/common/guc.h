@@ -38,6 +38,7 @@ extern int dbx_oauth_group_membership_max_age; /* seconds, 0 = keep forever */
 extern char *dbx_oauth_database;            /* database the worker connects to for role sync */
 extern int dbx_oauth_token_cache_size;      /* entries per backend */
 extern int dbx_oauth_unknown_kid_wait;      /* milliseconds a login waits for a refresh */
+extern int dbx_oauth_max_revocations;       /* entries of the revocation mirror (restart) */
 }
 
 enum ExpiredSessionAction { EXPIRED_SESSION_NONE = 0, EXPIRED_SESSION_TERMINATE = 1 };

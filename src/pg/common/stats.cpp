@@ -87,6 +87,8 @@ const char *evict_reason_name(EvictReason reason) {
         return "connection_pressure";
     case EVICT_ON_DEMAND:
         return "on_demand";
+    case EVICT_REVOKED:
+        return "revoked";
     case EVICT_NONE:
     case EVICT_REASON_COUNT:
         break;

@@ -11,6 +11,7 @@
 #include "pg/common/guc.h"
 #include "pg/lifecycle/session_registry.h"
 #include "pg/common/stats.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -36,6 +37,9 @@ struct Candidate {
     TimestampTz started;
     TimestampTz token_expires_at;
     bool has_xid;
+    bool has_iat;
+    int64 iat;
+    char token_key[SESSION_TOKEN_KEY_MAX];
 };
 
 struct SessionTable {
@@ -79,6 +83,9 @@ SessionTable take_snapshot() {
             c.started = be->st_proc_start_timestamp;
             c.token_expires_at = logins[j].login_expires_at;
             c.has_xid = TransactionIdIsValid(local->backend_xid);
+            c.has_iat = logins[j].login_has_iat;
+            c.iat = logins[j].login_iat;
+            strlcpy(c.token_key, logins[j].login_token_key, sizeof c.token_key);
             break;
         }
     }
@@ -108,6 +115,10 @@ bool terminate(const Candidate &c, EvictReason reason) {
 
 /* The first rule (expiry, age, idleness) that applies to one session. */
 EvictReason rule_for(const Candidate &c, TimestampTz now) {
+    /* A revoked identity or token ends at once (docs/security-model.md, "Revocation"). */
+    if (revocation_ready() &&
+        revocation_check(c.identity, c.has_iat, c.iat, c.token_key, nullptr) == REVOCATION_REVOKED)
+        return EVICT_REVOKED;
     if (dbx_oauth_expired_session_action == EXPIRED_SESSION_TERMINATE && c.token_expires_at != 0 &&
         now > TimestampTzPlusMilliseconds(c.token_expires_at,
                                           (int64) dbx_oauth_expired_session_grace * 1000))
@@ -200,6 +211,8 @@ static const char *eviction_message(EvictReason reason) {
         return "terminating idle connection because the server is under connection pressure";
     case EVICT_ON_DEMAND:
         return "terminating idle connection at an administrator's request (dbx_oauth.evict_idle_sessions)";
+    case EVICT_REVOKED:
+        return "terminating connection because its OAuth token was revoked";
     case EVICT_NONE:
     case EVICT_REASON_COUNT:
         break;

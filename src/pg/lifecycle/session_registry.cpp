@@ -146,6 +146,17 @@ void session_registry_set_login(const char *identity, const char *identity_type,
     LWLockRelease(registry->lock);
 }
 
+void session_registry_set_login_token(bool has_iat, int64 issued_at, const char *token_key) {
+    if (own_slot() == nullptr)
+        return;
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    Slot *slot = claim_own_slot();
+    slot->s.login_has_iat = has_iat;
+    slot->s.login_iat = issued_at;
+    strlcpy(slot->s.login_token_key, token_key ? token_key : "", sizeof slot->s.login_token_key);
+    LWLockRelease(registry->lock);
+}
+
 void session_registry_set_switch(const char *identity, const char *identity_type,
                                  const char *role_name, const char *fingerprint,
                                  TimestampTz expires_at) {

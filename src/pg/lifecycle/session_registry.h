@@ -17,6 +17,7 @@ extern "C" {
 
 #define SESSION_IDENTITY_MAX 256
 #define SESSION_FINGERPRINT_LEN 17
+#define SESSION_TOKEN_KEY_MAX 201 /* REVOCATION_TOKEN_KEY_MAX + 1 */
 
 /* How the identity was established. */
 enum SessionAuthMethod { SESSION_AUTH_NONE = 0, SESSION_AUTH_LOGIN = 1, SESSION_AUTH_SET_TOKEN = 2 };
@@ -29,6 +30,7 @@ enum EvictReason {
     EVICT_SESSION_AGE,
     EVICT_PRESSURE,
     EVICT_ON_DEMAND,
+    EVICT_REVOKED,
     EVICT_REASON_COUNT
 };
 
@@ -48,6 +50,10 @@ struct SessionSnapshot {
     char login_identity[SESSION_IDENTITY_MAX];
     char login_identity_type[24];
     TimestampTz login_expires_at;
+    /* what revocations are checked against (the login token) */
+    bool login_has_iat;
+    int64 login_iat;                    /* unix seconds */
+    char login_token_key[SESSION_TOKEN_KEY_MAX];
     int evict_reason;                   /* EvictReason set before SIGTERM */
 };
 
@@ -59,6 +65,9 @@ Size session_registry_shmem_size(void);
 void session_registry_set_login(const char *identity, const char *identity_type,
                                 const char *role_name, const char *fingerprint,
                                 TimestampTz expires_at);
+
+/* Records the login token's iat and revocation key (right after set_login). */
+void session_registry_set_login_token(bool has_iat, int64 issued_at, const char *token_key);
 
 /* Records / clears the set_token switch of this backend. */
 void session_registry_set_switch(const char *identity, const char *identity_type,

@@ -10,6 +10,7 @@
 #include "pg/lifecycle/eviction.h"
 #include "pg/lifecycle/session_worker.h"
 #include "pg/common/bgworkers.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -34,6 +35,7 @@ extern "C" PGDLLEXPORT void dbx_oauth_session_worker_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
+    revocation_set_monitor_latch(); /* a revocation wakes the next pass at once */
 
     MemoryContext scan_context =
         AllocSetContextCreate(TopMemoryContext, "dbx_oauth eviction scan", ALLOCSET_DEFAULT_SIZES);

@@ -26,6 +26,8 @@
 #include "pg/common/stats.h"
 #include "pg/keys/token_errors.h"
 #include "pg/keys/validate.h"
+#include "pg/lifecycle/session_registry.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "libpq/auth.h"
@@ -56,6 +58,9 @@ struct TokenOutcome {
     char identity[SESSION_IDENTITY_MAX] = {0};
     char identity_type[24] = {0};
     char fingerprint[SESSION_FINGERPRINT_LEN] = {0};
+    bool has_iat = false;
+    int64 issued_at = 0;
+    char token_key[SESSION_TOKEN_KEY_MAX] = {0};
 };
 
 }  // namespace
@@ -118,6 +123,9 @@ static TokenOutcome validate_password_as_token(const char *password) {
             strlcpy(out.identity, v.result.token.identity.c_str(), sizeof out.identity);
             strlcpy(out.identity_type, core::identity_type_name(v.result.token.identity_type),
                     sizeof out.identity_type);
+            out.has_iat = v.result.token.issued_at.has_value();
+            out.issued_at = v.result.token.issued_at.value_or(0);
+            strlcpy(out.token_key, v.result.token.revocation_key.c_str(), sizeof out.token_key);
             session_identity_stage_login(v.result.token);
         })) {
         strlcpy(out.reason, "internal_error", sizeof out.reason);
@@ -180,9 +188,16 @@ static void dbx_oauth_client_authentication(Port *port, int status) {
     if (const char *why = identity_mismatch(roleid, label, t, port->user_name))
         reject(port, why, t.identity, t.fingerprint, nullptr);
 
+    const char *revoked = nullptr;
+    RevocationVerdict rv = revocation_check(t.identity, t.has_iat, t.issued_at, t.token_key, &revoked);
+    if (rv != REVOCATION_OK)
+        reject(port, rv == REVOCATION_REVOKED ? "revoked" : "revocations_unavailable", t.identity, t.fingerprint,
+               revoked);
+
     PgError err;
     if (!cpp_call(&err, [&] { session_identity_commit_login(roleid, port->user_name); }))
         reject(port, "internal_error", t.identity, t.fingerprint, err.message);
+    session_registry_set_login_token(t.has_iat, t.issued_at, t.token_key);
 
     stats_count_login(true);
     ereport(LOG, (errmsg("dbx_oauth: token login accepted: role=\"%s\" identity=\"%s\" type=%s "

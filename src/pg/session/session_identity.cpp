@@ -257,27 +257,40 @@ bool session_identity_switch_is_stale() noexcept {
     return active.present && active.role != GetOuterUserId();
 }
 
+/* Drops the switch in force for good: neither a rollback nor COMMIT may bring it back. */
+static const char *drop_active_switch_for_good() {
+    const Identity &active = switches.active();
+    expired_switch_role = active.role;
+    expired_switch_role_name = active.role_name;
+    auto drop_expired = [](Switches &state) {
+        for (Identity *id : {&state.session, &state.local}) {
+            if (id->present && id->role == expired_switch_role)
+                *id = Identity();
+        }
+    };
+    drop_expired(switches);
+    for (SavedSwitches &saved : saved_switches)
+        drop_expired(saved.state);
+    source_version++;
+    publish_switch_to_registry();
+    return expired_switch_role_name.c_str();
+}
+
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds) {
     Oid user = GetOuterUserId();
     const Identity &active = switches.active();
-    if (active.present && active.role == user && now_unix > active.token.expires_at + grace_seconds) {
-        /* Dropped for good: neither a rollback nor COMMIT may bring it back. */
-        expired_switch_role = active.role;
-        expired_switch_role_name = active.role_name;
-        auto drop_expired = [](Switches &state) {
-            for (Identity *id : {&state.session, &state.local}) {
-                if (id->present && id->role == expired_switch_role)
-                    *id = Identity();
-            }
-        };
-        drop_expired(switches);
-        for (SavedSwitches &saved : saved_switches)
-            drop_expired(saved.state);
-        source_version++;
-        publish_switch_to_registry();
-        return expired_switch_role_name.c_str();
-    }
+    if (active.present && active.role == user && now_unix > active.token.expires_at + grace_seconds)
+        return drop_active_switch_for_good();
     return nullptr;
+}
+
+const core::VerifiedToken *session_identity_active_switch_token() noexcept {
+    const Identity &active = switches.active();
+    return active.present && active.role == GetOuterUserId() ? &active.token : nullptr;
+}
+
+const char *session_identity_drop_active_switch() {
+    return session_identity_active_switch_token() ? drop_active_switch_for_good() : nullptr;
 }
 
 bool session_identity_effective_cached(const EffectiveIdentity **out) noexcept {

@@ -60,6 +60,16 @@ bool session_identity_switch_is_stale() noexcept;
  */
 const char *session_identity_expired_switch_role(int64_t now_unix, int64_t grace_seconds);
 
+/* The token of the switch in force (its role is the current role), or nullptr. */
+const core::VerifiedToken *session_identity_active_switch_token() noexcept;
+
+/*
+ * Revocation: drops the switch in force for good, like an expired one (no
+ * rollback or COMMIT brings it back; reset_token() afterwards also resets
+ * the role).  Returns its role name, or nullptr when no switch was in force.
+ */
+const char *session_identity_drop_active_switch();
+
 /* nullptr when the session has no OAuth identity.  May throw (a rebuild allocates). */
 const EffectiveIdentity *session_identity_effective();
 

@@ -24,6 +24,8 @@
 #include "pg/common/stats.h"
 #include "pg/keys/token_errors.h"
 #include "pg/keys/validate.h"
+#include "pg/lifecycle/session_registry.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "fmgr.h"
@@ -48,6 +50,9 @@ struct Validated {
     char identity[SESSION_IDENTITY_MAX] = {0};
     bool is_user = false;
     const char *type_name = "";
+    bool has_iat = false;
+    int64 issued_at = 0;
+    char token_key[SESSION_TOKEN_KEY_MAX] = {0};
 };
 
 /* The token validated by the current set_token call (static: survives ereport). */
@@ -119,11 +124,19 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
             strlcpy(v.identity, bv.result.token.identity.c_str(), sizeof v.identity);
             v.is_user = bv.result.token.identity_type == core::IdentityType::user;
             v.type_name = core::identity_type_name(bv.result.token.identity_type);
+            v.has_iat = bv.result.token.issued_at.has_value();
+            v.issued_at = bv.result.token.issued_at.value_or(0);
+            strlcpy(v.token_key, bv.result.token.revocation_key.c_str(), sizeof v.token_key);
         })) {
         if (!token_ok)
             stats_count_set_token(false);
         raise_pg_error(&err);
     }
+
+    const char *revoked = nullptr;
+    if (revocation_check(v.identity, v.has_iat, v.issued_at, v.token_key, &revoked) != REVOCATION_OK)
+        refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "token has been revoked",
+               psprintf("Reason: revoked (%s).", revoked ? revoked : "unknown"));
 
     Oid roleid = resolve_role(v, as_role);
     if (!is_member_of_role(GetSessionUserId(), roleid))
