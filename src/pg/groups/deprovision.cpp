@@ -66,7 +66,7 @@ void apply_deprovisioning(char **block, char **reason, int nblock, bool (*seen_a
         MemoryContextSwitchTo(cxt);
         ErrorData *edata = CopyErrorData();
         FlushErrorState();
-        strlcpy(totals->error, edata->message, sizeof totals->error);
+        strlcpy(totals->error, edata->message ? edata->message : "unknown error", sizeof totals->error);
         AbortCurrentTransaction();
         ereport(WARNING, (errmsg("dbx_oauth identity sync: could not apply deprovisioning: %s", totals->error)));
     }
