@@ -64,6 +64,48 @@ sub measured_round {
 		"SELECT last_sync > '$before' AND ($cond) FROM dbx_oauth.identity_sync_status()")
 	  or return;
 	my $took = time() - $t0;
+	return ($took, sqlv('SELECT round_requests FROM dbx_oauth.identity_sync_status()'), $ws->stats->{scim});
+}
+
+# --- 10 x 1,000 ---------------------------------------------------------------
+sqlv(join ';', map { "SELECT dbx_oauth.create_role('team$_', 'GROUP')" } 0 .. 9);
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 10 FROM dbx_oauth.group_sync_status() WHERE synced AND members = 1000"),
+	'10 groups of 1,000 members synced') or diag_status();
+my @r10 = measured_round("(SELECT count(*) = 10 FROM dbx_oauth.group_sync_status() WHERE members = 1000)");
+ok(@r10, 'a 10 x 1,000 round measured');
+diag(sprintf('10 x 1,000: round %.2f s, %d SCIM requests', $r10[0], $r10[1])) if @r10;
+cmp_ok($r10[1] // 1e9, '<=', 10 * (1 + 1000 / 50) + 10, 'members resolved in bulk (about 21 requests a group)');
+
+# --- 1 x 10,000 (the team roles dropped) -------------------------------------
+sqlv(join ';', map { "SELECT dbx_oauth.drop_role('team$_')" } 0 .. 9);
+sqlv("SELECT dbx_oauth.create_role('everyone', 'GROUP')");
+ok($node->poll_query_until('postgres',
+	"SELECT synced AND members = 10000 AND NOT overflow FROM dbx_oauth.group_sync_status() WHERE group_name = 'everyone'"),
+	'a group of 10,000 members is synced, no overflow') or diag_status();
+my @r1 = measured_round("(SELECT members = 10000 FROM dbx_oauth.group_sync_status() WHERE group_name = 'everyone')");
+ok(@r1, 'a 1 x 10,000 round measured');
+diag(sprintf('1 x 10,000: round %.2f s, %d SCIM requests', $r1[0], $r1[1])) if @r1;
+$node->connect_ok(connstr('everyone', $ws->mint(sub => 'big09999@example.com')), 'the 10,000th member logs in');
+
+# --- a small group follows the workspace while the large one is walked ------
+sqlv("SELECT dbx_oauth.create_role('small', 'GROUP')");
+ok($node->poll_query_until('postgres',
+	"SELECT synced AND members = 2 FROM dbx_oauth.group_sync_status() WHERE group_name = 'small'"), 'small synced');
+$node->append_conf('postgresql.conf', "dbx_oauth.group_sync_interval = $interval\n");
+$node->reload;
+sleep 2;    # the worker applies the new interval before the round starts
+# Every SCIM answer takes 60 ms: the 10,000-member group takes well over one
+# interval (about 200 requests).
+$ws->fault(path => 'scim', mode => 'slow', seconds => 0.06);
+sqlv('SELECT dbx_oauth.sync_groups()');
+sleep 2;
+my $t0 = time();
+$ws->set_group('small', $alice);
+ok($node->poll_query_until('postgres',
+	"SELECT NOT EXISTS (SELECT 1 FROM dbx_oauth.group_members WHERE group_name = 'small' AND member_identity = '$bob')"),
+	'bob removed from the small group') or diag_status();
+my $took = time() - $t0;
 my $seen = sqlv('SELECT now()');
 cmp_ok($took, '<=', $interval + 5, sprintf('within one interval while the large group is walked (%.1f s)', $took));
 ok($node->poll_query_until('postgres',
