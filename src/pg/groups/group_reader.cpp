@@ -112,6 +112,18 @@ void check_members_visible(ScimRound &round, const std::string &group_id) {
 
 }  // namespace
 
+std::map<std::string, core::ResolvedMember> resolve_members(ScimRound &round, core::ScimMemberKind kind,
+                                                            const std::vector<std::string> &ids) {
+    std::map<std::string, core::ResolvedMember> out;
+    for (size_t i = 0; i < ids.size(); i += kResolveBatch) {
+        std::vector<std::string> part(ids.begin() + static_cast<std::ptrdiff_t>(i),
+                                      ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kResolveBatch)));
+        for (auto &kv : resolve_batch(round, kind, part))
+            out.insert(std::move(kv));
+    }
+    return out;
+}
+
 GroupRead read_workspace_group(ScimRound &round, const std::string &name, size_t max_members,
                                core::WalkMemo *memo) {
     std::vector<core::ScimGroup> found;

@@ -12,6 +12,7 @@
 #include "core/http_client.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ struct GroupRead {
     bool found = false;
     dbx_oauth::core::GroupWalkResult walk;   /* identities etc. (when found) */
 };
+
+/* Users or service principals by id, in batches (absent: not found at the
+ * workspace); throws GroupFailure. */
+std::map<std::string, dbx_oauth::core::ResolvedMember> resolve_members(ScimRound &round,
+                                                                       dbx_oauth::core::ScimMemberKind kind,
+                                                                       const std::vector<std::string> &ids);
 
 /* Reads the group named `name` (members resolved through memo); throws
  * GroupFailure. */

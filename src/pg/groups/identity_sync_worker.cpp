@@ -24,6 +24,7 @@
 #include "pg/groups/group_reader.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -36,6 +37,7 @@
 #include "pg/groups/group_store.h"
 #include "pg/common/guc.h"
 #include "pg/groups/identity_sync_catalog.h"
+#include "pg/groups/deprovision.h"
 #include "pg/groups/identity_sync_worker.h"
 #include "pg/common/bgworkers.h"
 
@@ -82,6 +84,11 @@ struct SyncState {
     std::string token_endpoint;
     std::vector<GroupState> groups;
     std::set<std::string> deprovisioned; /* inactive identities seen this round */
+    /* Deprovisioning (deprovision.h): "Users/<id>" -> identity of members
+     * found last round, identities to block and those seen active. */
+    std::map<std::string, std::string> known;
+    std::vector<std::pair<std::string, std::string>> to_block; /* identity, reason */
+    std::set<std::string> active_now;                          /* folded */
     int last_round_requests = 0;
     int last_round_throttled = 0;
     int64_t next_round_ms = 0;
@@ -298,6 +305,54 @@ void read_group(SyncState &s, ScimRound &round, GroupState &g, core::WalkMemo *m
         log_msg(WARNING, "dbx_oauth identity sync: " + std::to_string(w.too_deep) + " groups nested in \"" +
                              std::string(g.info.name) + "\" deeper than " +
                              std::to_string(core::kScimMaxNestingDepth) + " levels are left out");
+}
+
+/*
+ * After a round: members found inactive are to be blocked; members known
+ * last round and referenced by no group now are looked up, and blocked
+ * when the workspace no longer has them (deleted) or shows them inactive.
+ * Members seen active may be unblocked (deprovision.h).
+ */
+void find_deprovisioned(SyncState &s, ScimRound &round) {
+    s.to_block.clear();
+    s.active_now.clear();
+    std::map<std::string, std::string> next;
+    auto take = [&](const std::string &key, const core::ResolvedMember &m) {
+        next[key] = m.identity;
+        if (m.active)
+            s.active_now.insert(core::fold_member_identity(m.identity));
+        else
+            s.to_block.emplace_back(m.identity, "deactivated at the workspace");
+    };
+    for (const auto &[key, r] : round.memo.members)
+        if (r)
+            take(key, *r);
+    const std::string users = std::string(core::scim_member_kind_path(core::ScimMemberKind::user)) + "/";
+    const std::string sps = std::string(core::scim_member_kind_path(core::ScimMemberKind::service_principal)) + "/";
+    for (const auto &[prefix, kind] : {std::make_pair(users, core::ScimMemberKind::user),
+                                       std::make_pair(sps, core::ScimMemberKind::service_principal)}) {
+        std::vector<std::string> gone;
+        for (const auto &[key, identity] : s.known)
+            if (key.compare(0, prefix.size(), prefix) == 0 && round.memo.members.count(key) == 0)
+                gone.push_back(key.substr(prefix.size()));
+        if (gone.empty() || ShutdownRequestPending)
+            continue;
+        try {
+            std::map<std::string, core::ResolvedMember> found = resolve_members(round, kind, gone);
+            for (const std::string &id : gone) {
+                auto it = found.find(id);
+                if (it != found.end())
+                    take(prefix + id, it->second);
+                else
+                    s.to_block.emplace_back(s.known[prefix + id], "deleted at the workspace");
+            }
+        } catch (const GroupFailure &f) {
+            for (const std::string &id : gone)
+                next[prefix + id] = s.known[prefix + id]; /* try again next round */
+            log_msg(WARNING, "dbx_oauth identity sync: could not look up members that left every group", f.message);
+        }
+    }
+    s.known = std::move(next);
 }
 
 /* ---- one wake-up ---------------------------------------------------------- */
@@ -548,6 +603,7 @@ long sync_step(bool reload, bool requested, bool *reconcile) {
                 }
             }
         }
+        find_deprovisioned(s, round);
         s.last_round_requests = round.requests;
         s.last_round_throttled = round.throttled;
         now = now_ms();
@@ -582,10 +638,54 @@ void report(const dbx_oauth::pg::PgError &err) {
 
 }  // namespace
 
+/* For apply_deprovisioning (plain C caller): never throws. */
+static bool seen_active(const char *identity) {
+    try {
+        return state().active_now.count(dbx_oauth::core::fold_member_identity(identity)) > 0;
+    } catch (...) {
+        return false;
+    }
+}
+
+/* Phase 3 (deprovisioning): blocks and unblocks through revocation. */
+static void deprovision(MemoryContext cxt) {
+    int n = 0;
+    char **block = nullptr, **reason = nullptr;
+    dbx_oauth::pg::PgError err;
+    if (!dbx_oauth::pg::cpp_call(&err, [&] {
+            const auto &list = state().to_block;
+            block = static_cast<char **>(calloc(list.size() + 1, sizeof(char *)));
+            reason = static_cast<char **>(calloc(list.size() + 1, sizeof(char *)));
+            if (block == nullptr || reason == nullptr)
+                throw std::bad_alloc();
+            for (const auto &[identity, why] : list) {
+                block[n] = strdup(identity.c_str());
+                reason[n] = strdup(why.c_str());
+                if (block[n] == nullptr || reason[n] == nullptr)
+                    throw std::bad_alloc();
+                n++;
+            }
+        })) {
+        report(err);
+        n = 0;
+    }
+    if (block != nullptr && reason != nullptr) {
+        DeprovisionTotals totals;
+        apply_deprovisioning(block, reason, n, seen_active, cxt, &totals);
+    }
+    for (int i = 0; block != nullptr && block[i] != nullptr; i++)
+        free(block[i]);
+    for (int i = 0; reason != nullptr && reason[i] != nullptr; i++)
+        free(reason[i]);
+    free(block);
+    free(reason);
+}
+
 /* Phase 3: grants and revokes, then the totals into the worker's status. */
 static void reconcile(const CatalogView *cat, MemoryContext cxt) {
     ReconcileTotals totals;
     reconcile_group_grants(cat, cxt, &totals);
+    deprovision(cxt);
     const int grants = totals.grants, revokes = totals.revokes;
     const char *first_error = totals.first_error;
 
