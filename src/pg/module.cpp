@@ -5,7 +5,7 @@
  * (for instance through the session_preload_libraries guard that every
  * OAuth role carries) it raises FATAL: the authentication hook would not be
  * installed, the trust hba line would let the role in without a token, so
- * the session must end instead (fail closed; DESIGN.md §2).
+ * the session must end instead (fail closed; docs/architecture.md, "Why the password door fails closed").
  */
 #include "pg/session/session_identity.h" /* includes core headers: before postgres.h */
 

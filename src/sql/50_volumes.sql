@@ -1,5 +1,5 @@
 -- Volume access policies with the Databricks AppKit files-plugin semantics
--- (DESIGN.md §2, docs/volume-policies.md).  Policies are JSON, validated when
+-- (docs/volume-policies.md).  Policies are JSON, validated when
 -- stored, parsed once per backend and evaluated in C++ (src/core/policy.h).
 
 -- Types ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-# Hostile-token corpus (issue #9 §3): every token an attacker might try,
+# Hostile-token corpus: every token an attacker might try,
 # through SQL (token_status, validate_token) and through a real login.
 # Each must be rejected with the right reason, in SQL and in the login log
 # line; the client only ever sees the generic message; no backend crashes;

@@ -1,4 +1,4 @@
-# Bounded load test (issue #9 §5): CLIENTS concurrent libpq clients log in
+# Bounded load test: CLIENTS concurrent libpq clients log in
 # and out over loopback TCP with SSL for SECONDS, 10% of the logins with bad
 # tokens.  Expected: zero false accepts, zero false rejects, every accepted
 # session sees its own identity, no session slot leaked (the sessions view

@@ -1,4 +1,4 @@
-# Streaming-replication hot standby (issue #9 §6): two clusters on this
+# Streaming-replication hot standby: two clusters on this
 # machine.  On the standby: OAuth logins (roles and labels replicated from
 # the primary, keys from the standby's own worker), RLS helpers, set_token
 # on a shared-pool role, volume policies; the worker fetches keys without

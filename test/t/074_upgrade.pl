@@ -1,4 +1,4 @@
-# Upgrades (issue #9 §7): for dbx_oauth and databricks_auth, every version
+# Upgrades: for dbx_oauth and databricks_auth, every version
 # the server can install (pg_available_extension_versions: every
 # <ext>--<version>.sql and whatever upgrade scripts reach) is created in a
 # fresh database with data in its tables, then ALTER EXTENSION ... UPDATE

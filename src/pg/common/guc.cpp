@@ -1,7 +1,7 @@
 /*
  * guc.cpp — definitions of the dbx_oauth.* settings.
  *
- * Defaults follow DESIGN.md §4 and Lakebase behaviour.  Values are parsed by
+ * Defaults follow the README settings table and Lakebase behaviour.  Values are parsed by
  * the code that uses them (validate.cpp parses the comma lists once per
  * settings generation), so check hooks here only reject what can never be
  * valid: "none" or HS* in allowed_algorithms.

@@ -1,5 +1,5 @@
 /*
- * guc.h — every dbx_oauth.* setting (DESIGN.md §4), defined in guc.cpp.
+ * guc.h — every dbx_oauth.* setting (README, "Settings"), defined in guc.cpp.
  *
  * Security knobs are PGC_SIGHUP so only the configuration file (or
  * ALTER SYSTEM) changes them.  Any change to a setting that affects token

@@ -1,6 +1,6 @@
 /*
  * eviction.h — ending OAuth sessions that expired, idled, aged, or hold
- * slots the server needs (DESIGN.md §4: expired_session_action,
+ * slots the server needs (docs/operator-guide.md, session lifecycle: expired_session_action,
  * idle_session_timeout, max_session_age, evict_idle_above).
  *
  * Only sessions that logged in with a token are ever touched.  The backend

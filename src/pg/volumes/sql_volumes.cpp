@@ -1,6 +1,6 @@
 /*
  * sql_volumes.cpp — volume access policies in SQL (AppKit files-plugin
- * semantics, DESIGN.md §2): volume_auth_mode, policy_user,
+ * semantics, docs/volume-policies.md): volume_auth_mode, policy_user,
  * resolve_volume_path, check_size, eval_policy, volume_allows,
  * check_volume_access, validate_policy and the cache-invalidation trigger.
  *
