@@ -218,17 +218,14 @@ JwksCheck check_jwks_document(std::string_view json, size_t max_bytes) {
   return out;
 }
 
-KeyFetchResult fetch_issuer_keys(const std::string& issuer, const HttpOptions& http,
-                                 size_t max_jwks_bytes) {
-  KeyFetchResult out;
+DiscoveryResult fetch_discovery(const std::string& issuer, bool allow_insecure_http,
+                                const std::function<HttpResponse(const std::string&)>& get) {
   DiscoveryResult discovery;
   // (problem, url) per discovery URL tried, reported together on failure.
   std::vector<std::pair<std::string, std::string>> problems;
   for (const std::string& url : discovery_urls(issuer)) {
-    HttpResponse response = sampled_get(url, http, &out);
+    HttpResponse response = get(url);
     if (!response.ok) {
-      // Transport failures (TLS, timeout, refused) would repeat on the
-      // fallback URL of the same host: report instead of doubling the wait.
       problems.emplace_back(response.error, "");
       break;
     }
@@ -236,12 +233,23 @@ KeyFetchResult fetch_issuer_keys(const std::string& issuer, const HttpOptions& h
       problems.emplace_back("HTTP status " + std::to_string(response.status), redact_url(url));
       continue;
     }
-    discovery = parse_discovery(response.body, issuer, http.allow_insecure_http);
-    if (discovery.ok) break;
+    discovery = parse_discovery(response.body, issuer, allow_insecure_http);
+    if (discovery.ok) return discovery;
     problems.emplace_back(discovery.error, redact_url(url));
   }
+  discovery.ok = false;
+  discovery.error = "discovery failed: " + describe_problems(problems);
+  return discovery;
+}
+
+KeyFetchResult fetch_issuer_keys(const std::string& issuer, const HttpOptions& http,
+                                 size_t max_jwks_bytes) {
+  KeyFetchResult out;
+  DiscoveryResult discovery = fetch_discovery(
+      issuer, http.allow_insecure_http,
+      [&](const std::string& url) { return sampled_get(url, http, &out); });
   if (!discovery.ok) {
-    out.error = "discovery failed: " + describe_problems(problems);
+    out.error = discovery.error;
     return out;
   }
 

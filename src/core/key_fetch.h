@@ -12,11 +12,13 @@
 #include "core/no_postgres.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/discovery.h"
 #include "core/http_client.h"
 #include "core/jwk.h"
 
@@ -66,8 +68,17 @@ struct KeyFetchResult {
   std::optional<int64_t> clock_offset_s;
 };
 
-// Discovery (RFC 8414 URL, then the OpenID one when the first answers with
-// an unusable document), issuer check, JWKS fetch and check.  Never throws
+// The issuer's discovery document: the RFC 8414 URL, then the OpenID one
+// when the first answers with another status or an unusable document.  A
+// transport failure (TLS, timeout, refused) stops at once: the fallback is
+// on the same host and would only double the wait.  get fetches one URL
+// (the key worker samples the issuer's clock on the way).  The one
+// discovery loop of every worker: keys and the identity sync's token
+// endpoint.
+DiscoveryResult fetch_discovery(const std::string& issuer, bool allow_insecure_http,
+                                const std::function<HttpResponse(const std::string&)>& get);
+
+// Discovery (fetch_discovery), issuer check, JWKS fetch and check.  Never throws
 // for remote problems; may throw std::bad_alloc.
 KeyFetchResult fetch_issuer_keys(const std::string& issuer, const HttpOptions& http,
                                  size_t max_jwks_bytes);

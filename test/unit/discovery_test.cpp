@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+
 #include "test_keys.h"
 
 namespace dbx_oauth::core {
@@ -166,6 +169,80 @@ TEST(PersistedKeys, CorruptOrForeignFilesRejected) {
   j = nlohmann::json::parse(file);
   j["fetched_at"] = "yesterday";
   EXPECT_FALSE(decode_persisted_keys(j.dump(), kIssuer, 65536).ok);
+}
+
+}  // namespace
+}  // namespace dbx_oauth::core
+
+namespace dbx_oauth::core {
+namespace {
+
+// fetch_discovery: the one discovery loop of both workers, driven by a
+// getter that answers from a table instead of the network.
+struct FakeGet {
+  std::map<std::string, HttpResponse> answers;
+  std::vector<std::string> asked;
+  HttpResponse operator()(const std::string& url) {
+    asked.push_back(url);
+    auto it = answers.find(url);
+    if (it != answers.end()) return it->second;
+    HttpResponse r;
+    r.ok = true;
+    r.status = 404;
+    return r;
+  }
+};
+
+HttpResponse answer(long status, const std::string& body) {
+  HttpResponse r;
+  r.ok = true;
+  r.status = status;
+  r.body = body;
+  return r;
+}
+
+const std::string kDoc = nlohmann::json{{"issuer", "https://adb-1.2.azuredatabricks.net/oidc"},
+                                        {"jwks_uri", "https://adb-1.2.azuredatabricks.net/oidc/v1/keys"},
+                                        {"token_endpoint", "https://adb-1.2.azuredatabricks.net/oidc/v1/token"}}
+                             .dump();
+const std::string kIss = "https://adb-1.2.azuredatabricks.net/oidc";
+
+TEST(FetchDiscovery, FallsBackToTheOpenIdUrlOnAStatusOrBadDocument) {
+  FakeGet get;
+  get.answers[kIss + "/.well-known/openid-configuration"] = answer(200, kDoc);
+  DiscoveryResult d = fetch_discovery(kIss, false, std::ref(get));
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_EQ(d.document.token_endpoint, kIss + "/v1/token");
+  EXPECT_EQ(get.asked.size(), 2u);
+
+  FakeGet garbage;
+  garbage.answers[kIss + "/.well-known/oauth-authorization-server"] = answer(200, "<html>");
+  garbage.answers[kIss + "/.well-known/openid-configuration"] = answer(200, kDoc);
+  EXPECT_TRUE(fetch_discovery(kIss, false, std::ref(garbage)).ok);
+}
+
+TEST(FetchDiscovery, StopsAtATransportFailure) {
+  FakeGet get;
+  HttpResponse down;
+  down.ok = false;
+  down.error = "connection refused";
+  get.answers[kIss + "/.well-known/oauth-authorization-server"] = down;
+  get.answers[kIss + "/.well-known/openid-configuration"] = answer(200, kDoc);
+  DiscoveryResult d = fetch_discovery(kIss, false, std::ref(get));
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(get.asked.size(), 1u);
+  EXPECT_NE(d.error.find("discovery failed: connection refused"), std::string::npos);
+}
+
+TEST(FetchDiscovery, ReportsEveryUrlTriedWithoutTheBody) {
+  FakeGet get;
+  get.answers[kIss + "/.well-known/oauth-authorization-server"] = answer(503, "secret-body");
+  get.answers[kIss + "/.well-known/openid-configuration"] = answer(200, "{\"issuer\":\"https://evil\"}");
+  DiscoveryResult d = fetch_discovery(kIss, false, std::ref(get));
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.error.find("HTTP status 503"), std::string::npos);
+  EXPECT_NE(d.error.find("openid-configuration"), std::string::npos);
+  EXPECT_EQ(d.error.find("secret-body"), std::string::npos);
 }
 
 }  // namespace

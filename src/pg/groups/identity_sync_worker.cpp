@@ -17,6 +17,7 @@
 #include "core/backoff.h"
 #include "core/client_credentials.h"
 #include "core/discovery.h"
+#include "core/key_fetch.h"
 #include "core/setting_list.h"
 #include "core/http_client.h"
 #include "core/scim.h"
@@ -163,29 +164,15 @@ void drop_token(SyncState &s) {
 /* ---- the service principal's token -------------------------------------- */
 
 std::string discover_token_endpoint(const std::string &issuer, const core::HttpOptions &http) {
-    std::string last_error = "no discovery document";
-    for (const std::string &url : core::discovery_urls(issuer)) {
-        core::HttpResponse r = core::http_get(url, http);
-        if (!r.ok) {
-            last_error = r.error;
-            continue;
-        }
-        if (r.status != 200) {
-            last_error = core::redact_url(url) + " answered HTTP " + std::to_string(r.status);
-            continue;
-        }
-        core::DiscoveryResult d = core::parse_discovery(r.body, issuer, dbx_oauth_allow_insecure_http);
-        if (!d.ok) {
-            last_error = d.error;
-            continue;
-        }
-        if (d.document.token_endpoint.empty())
-            throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "discovery document has no \"token_endpoint\"");
-        if (std::optional<std::string> why = core::check_token_endpoint(d.document.token_endpoint, issuer))
-            throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "token_endpoint refused: " + *why);
-        return d.document.token_endpoint;
-    }
-    throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "discovery failed: " + last_error);
+    core::DiscoveryResult d = core::fetch_discovery(
+        issuer, dbx_oauth_allow_insecure_http, [&](const std::string &url) { return core::http_get(url, http); });
+    if (!d.ok)
+        throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, d.error);
+    if (d.document.token_endpoint.empty())
+        throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "discovery document has no \"token_endpoint\"");
+    if (std::optional<std::string> why = core::check_token_endpoint(d.document.token_endpoint, issuer))
+        throw pg::SqlError(ERRCODE_CONNECTION_EXCEPTION, "token_endpoint refused: " + *why);
+    return d.document.token_endpoint;
 }
 
 /* Obtains a token; returns an error text (empty on success). */
