@@ -6,9 +6,9 @@
  *
  * volume_allows() is meant for RLS policies and runs per row, so its fast
  * path does no catalog lookup and no JSON work: the volume row and its parsed
- * policy come from the backend cache (volume_cache.h), the last volume looked
- * up and the role name are remembered per call site (fn_extra), and path
- * checks work on views of the argument text.
+ * policy come from the backend cache (volume_cache.h, which also keeps the
+ * one cached role name), the last volume looked up is remembered per call
+ * site (fn_extra), and path checks work on views of the argument text.
  */
 #include "core/file_action.h"
 #include "core/policy.h"

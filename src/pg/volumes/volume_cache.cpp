@@ -333,8 +333,6 @@ std::shared_ptr<const core::Policy> policy_from_jsonb(const void *jsonb) {
     return policy;
 }
 
-uint64_t policy_cache_generation() { return policies().generation(); }
-
 const std::string &current_role_name() {
     Oid role = GetUserId();
     if (role != cached_role_oid || !callbacks_registered) {

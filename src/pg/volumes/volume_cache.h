@@ -82,7 +82,6 @@ Oid file_action_to_oid(core::FileAction action);
 /* Parsed policy for a jsonb datum (a Jsonb *), keyed by its bytes; throws
  * 22023 "invalid volume policy: <where>: <what>" for a bad policy. */
 std::shared_ptr<const core::Policy> policy_from_jsonb(const void *jsonb);
-uint64_t policy_cache_generation();
 
 /* Name of current_user, cached per role OID (invalidated on role changes). */
 const std::string &current_role_name();
