@@ -23,7 +23,7 @@
  * to the server log, never the token.  The library is loaded through
  * shared_preload_libraries as ever (_PG_init refuses any other way), so the
  * key store and workers exist before the first validation and the
- * validator keeps no state of its own.  See docs/operating.md.
+ * validator keeps no state of its own.  See docs/operator-guide.md.
  */
 #include "pg/login/oauth_validator.h"
 #include "pg/common/compat.h"
