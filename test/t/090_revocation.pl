@@ -134,7 +134,9 @@ while (time() - $t0 < 10) {
 }
 my $delay = time() - $t0;
 ok($gone, 'the revoked live session is terminated');
-ok($delay < 1.5, sprintf('within about a second (measured %.3f s)', $delay));
+# The monitor is woken at commit and runs at least once a second; the bound
+# leaves room for a loaded machine, the measured delay is printed below.
+ok($delay < 5, sprintf('within the session monitor period, allowing for load (measured %.3f s)', $delay));
 diag(sprintf('live login session terminated %.3f s after block_identity committed', $delay));
 $s->{in} .= "SELECT 1;\n\\q\n";
 eval { finish $s->{h} };

@@ -50,7 +50,9 @@ while (time() - $t0 < 15) {
 }
 my $delay = time() - $t0;
 ok($refused, 'a block made on the primary refuses the login on the standby');
-ok($delay < 5, sprintf('within a few seconds (measured %.2f s)', $delay));
+# The loader rereads the table once a second after replay; the bound leaves
+# room for a loaded machine, the measured delay is printed below.
+ok($delay < 10, sprintf('within a few seconds, allowing for load (measured %.2f s)', $delay));
 diag(sprintf('standby refused the blocked identity %.2f s after the primary committed', $delay));
 ok(!standby_login_ok($bob, $tok_bob), 'a token revoked on the primary is refused on the standby');
 ok(standby_login_ok($bob, $t->mint(sub => $bob)), "bob's other tokens still work on the standby");
