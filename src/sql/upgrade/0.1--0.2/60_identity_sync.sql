@@ -49,6 +49,12 @@ DECLARE
     names text;
     n integer;
 BEGIN
+    -- Calling into the library when it is not preloaded would load it and
+    -- end the session (module.cpp refuses it); doctor()'s preload row
+    -- reports that case.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'dbx_oauth.group_sync_interval') THEN
+        RETURN;
+    END IF;
     SELECT * INTO st FROM dbx_oauth.identity_sync_status();
     IF NOT st.enabled THEN
         "check" := 'identity_sync';
