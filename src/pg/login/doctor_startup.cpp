@@ -14,6 +14,7 @@
 #include "pg/login/doctor_startup.h"
 #include "pg/common/guc.h"
 #include "pg/common/bgworkers.h"
+#include "pg/revocation/revocation.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -22,6 +23,8 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 }
@@ -58,10 +61,24 @@ static int log_doctor_errors(void) {
     return found;
 }
 
+/* Longest wait for the revocation loader's first load before the check. */
+static constexpr int kWaitForRevocationsMs = 15000;
+
 extern "C" PGDLLEXPORT void dbx_oauth_doctor_startup_main(Datum) {
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
     pgstat_report_appname("dbx_oauth startup check");
+
+    /*
+     * The revocation loader starts at the same moment; until it has read the
+     * table, doctor() would report the mirror as missing (logins wait for it
+     * too).  Give it the time a login would, plus margin for a busy server.
+     */
+    for (int waited_ms = 0; !revocation_ready() && waited_ms < kWaitForRevocationsMs; waited_ms += 100) {
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
 
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
