@@ -1,13 +1,18 @@
 /*
- * eviction.cpp — the eviction rules over one snapshot of backend states.
+ * eviction.cpp — one snapshot of backend states, the eviction rules applied
+ * to it, and the signals.
  *
  * The snapshot joins PostgreSQL's backend status (state, state change,
  * start time, transaction id) with the session registry (OAuth identity,
  * token expiry) by pid.  Cost is linear in max_connections and involves no
- * catalog access, so the session worker can run it every second.
- * Plain C style: everything here may ereport.
+ * catalog access, so the session worker can run it every second.  The
+ * decisions are made by the core (src/core/eviction_rules.h) over plain
+ * copies; revocation lookups, signalling and logging stay here, outside any
+ * C++ scope, because they may ereport.
  */
+#include "core/eviction_rules.h"
 #include "pg/lifecycle/eviction.h"
+#include "pg/common/boundary.h"
 #include "pg/common/compat.h"
 #include "pg/common/guc.h"
 #include "pg/lifecycle/session_registry.h"
@@ -26,6 +31,12 @@ extern "C" {
 }
 
 #include <csignal>
+#include <vector>
+
+namespace core = dbx_oauth::core;
+using dbx_oauth::pg::cpp_call;
+using dbx_oauth::pg::PgError;
+using dbx_oauth::pg::raise_pg_error;
 
 namespace {
 
@@ -41,6 +52,8 @@ struct Candidate {
     bool has_iat;
     int64 iat;
     char token_key[SESSION_TOKEN_KEY_MAX];
+    bool revoked; /* the revocation verdict, looked up before the rules run */
+    bool ended;   /* terminated by a rule in this pass: not a pressure candidate */
 };
 
 struct SessionTable {
@@ -94,11 +107,6 @@ SessionTable take_snapshot() {
     return snap;
 }
 
-bool is_idle(const Candidate &c) {
-    return c.state == STATE_IDLE || c.state == STATE_IDLEINTRANSACTION ||
-           c.state == STATE_IDLEINTRANSACTION_ABORTED;
-}
-
 /* Marks the backend with the reason, then signals it; false if it is gone. */
 bool terminate(const Candidate &c, EvictReason reason) {
     PGPROC *proc = BackendPidGetProc(c.pid);
@@ -114,52 +122,107 @@ bool terminate(const Candidate &c, EvictReason reason) {
     return true;
 }
 
-/* The first rule (expiry, age, idleness) that applies to one session. */
-EvictReason rule_for(const Candidate &c, TimestampTz now) {
-    /* A revoked identity or token ends at once (docs/security-model.md, "Revocation"). */
-    if (revocation_ready() &&
-        revocation_check(c.identity, c.has_iat, c.iat, c.token_key, nullptr) == REVOCATION_REVOKED)
+/* ---- plain copies for the core; called only inside cpp_call ---- */
+
+core::SessionState session_state(BackendState state) {
+    switch (state) {
+    case STATE_RUNNING:
+    case STATE_FASTPATH:
+        return core::SessionState::active;
+    case STATE_IDLE:
+        return core::SessionState::idle;
+    case STATE_IDLEINTRANSACTION:
+        return core::SessionState::idle_in_transaction;
+    case STATE_IDLEINTRANSACTION_ABORTED:
+        return core::SessionState::idle_in_transaction_aborted;
+    default:
+        return core::SessionState::other;
+    }
+}
+
+std::vector<core::SessionRecord> session_records(const SessionTable &snap) {
+    std::vector<core::SessionRecord> records(snap.oauth_count);
+    for (int i = 0; i < snap.oauth_count; i++) {
+        const Candidate &c = snap.oauth[i];
+        core::SessionRecord &r = records[i];
+        r.pid = c.pid;
+        r.state = session_state(c.state);
+        r.state_since = c.state_since;
+        r.started = c.started;
+        r.token_expires_at = c.token_expires_at;
+        r.has_xid = c.has_xid;
+        r.revoked = c.revoked;
+    }
+    return records;
+}
+
+core::EvictionSettings eviction_settings() {
+    core::EvictionSettings settings;
+    settings.terminate_expired = dbx_oauth_expired_session_action == EXPIRED_SESSION_TERMINATE;
+    settings.expired_session_grace = dbx_oauth_expired_session_grace;
+    settings.idle_session_timeout = dbx_oauth_idle_session_timeout;
+    settings.max_session_age = dbx_oauth_max_session_age;
+    settings.evict_idle_above = dbx_oauth_evict_idle_above;
+    return settings;
+}
+
+EvictReason evict_reason(core::EvictionReason reason) {
+    switch (reason) {
+    case core::EvictionReason::revoked:
         return EVICT_REVOKED;
-    if (dbx_oauth_expired_session_action == EXPIRED_SESSION_TERMINATE && c.token_expires_at != 0 &&
-        now > TimestampTzPlusMilliseconds(c.token_expires_at,
-                                          (int64) dbx_oauth_expired_session_grace * 1000))
+    case core::EvictionReason::token_expired:
         return EVICT_TOKEN_EXPIRED;
-    if (dbx_oauth_max_session_age > 0 &&
-        now > TimestampTzPlusMilliseconds(c.started, (int64) dbx_oauth_max_session_age * 1000))
+    case core::EvictionReason::session_age:
         return EVICT_SESSION_AGE;
-    if (dbx_oauth_idle_session_timeout > 0 && is_idle(c) &&
-        now > TimestampTzPlusMilliseconds(c.state_since, (int64) dbx_oauth_idle_session_timeout * 1000))
+    case core::EvictionReason::idle:
         return EVICT_IDLE;
+    case core::EvictionReason::pressure:
+        return EVICT_PRESSURE;
+    case core::EvictionReason::on_demand:
+        return EVICT_ON_DEMAND;
+    }
     return EVICT_NONE;
 }
 
-int by_longest_idle(const void *a, const void *b) {
-    TimestampTz ta = static_cast<const Candidate *>(a)->state_since;
-    TimestampTz tb = static_cast<const Candidate *>(b)->state_since;
-    return ta < tb ? -1 : ta > tb ? 1 : 0;
+/* Writes each session's rule verdict (EVICT_NONE: none) into reasons[]. */
+void plan_rules(const SessionTable &snap, TimestampTz now, EvictReason *reasons) {
+    for (const core::EvictionDecision &d :
+         core::rule_evictions(session_records(snap), eviction_settings(), now))
+        reasons[d.index] = evict_reason(d.reason);
+}
+
+/* Pressure candidates, longest idle first, into order[]; returns how many must go. */
+int plan_pressure(const SessionTable &snap, int *order, int *order_count) {
+    std::vector<size_t> ended;
+    for (int i = 0; i < snap.oauth_count; i++)
+        if (snap.oauth[i].ended)
+            ended.push_back(i);
+    core::PressurePlan plan = core::pressure_evictions(
+        session_records(snap), eviction_settings(), snap.client_backends, MaxConnections, ended);
+    *order_count = 0;
+    for (size_t i : plan.candidates)
+        order[(*order_count)++] = static_cast<int>(i);
+    return plan.needed;
 }
 
 /*
  * Above evict_idle_above percent of max_connections, evict the longest-idle
  * OAuth sessions until under it: never active ones, never ones in a
- * transaction that has written (those wait for the idle timeout).
+ * transaction that has written (those wait for the idle timeout).  A
+ * candidate that is already gone does not count: the next one goes instead.
  */
-int relieve_pressure(SessionTable &snap, int already_evicted) {
-    if (dbx_oauth_evict_idle_above <= 0)
-        return 0;
-    int threshold = (MaxConnections * dbx_oauth_evict_idle_above) / 100;
-    int excess = snap.client_backends - already_evicted - threshold;
-    if (excess <= 0)
-        return 0;
-    qsort(snap.oauth, snap.oauth_count, sizeof(Candidate), by_longest_idle);
+int relieve_pressure(const SessionTable &snap) {
+    int *order = static_cast<int *>(palloc0(sizeof(int) * (snap.oauth_count + 1)));
+    int order_count = 0;
+    int needed = 0;
+    PgError err;
+    if (!cpp_call(&err, [&] { needed = plan_pressure(snap, order, &order_count); }))
+        raise_pg_error(&err);
     int evicted = 0;
-    for (int i = 0; i < snap.oauth_count && evicted < excess; i++) {
-        Candidate &c = snap.oauth[i];
-        if (c.pid == 0 || !is_idle(c) || c.has_xid)
-            continue;
-        if (terminate(c, EVICT_PRESSURE))
+    for (int k = 0; k < order_count && evicted < needed; k++)
+        if (terminate(snap.oauth[order[k]], EVICT_PRESSURE))
             evicted++;
-    }
+    pfree(order);
     return evicted;
 }
 
@@ -167,16 +230,28 @@ int relieve_pressure(SessionTable &snap, int already_evicted) {
 
 int eviction_scan(TimestampTz now) {
     SessionTable snap = take_snapshot();
+    /* A revoked identity or token ends at once (docs/security-model.md, "Revocation"). */
+    for (int i = 0; i < snap.oauth_count; i++) {
+        Candidate &c = snap.oauth[i];
+        c.revoked = revocation_ready() &&
+                    revocation_check(c.identity, c.has_iat, c.iat, c.token_key, nullptr) ==
+                        REVOCATION_REVOKED;
+    }
+    EvictReason *reasons =
+        static_cast<EvictReason *>(palloc0(sizeof(EvictReason) * (snap.oauth_count + 1)));
+    PgError err;
+    if (!cpp_call(&err, [&] { plan_rules(snap, now, reasons); }))
+        raise_pg_error(&err);
     int evicted = 0;
     for (int i = 0; i < snap.oauth_count; i++) {
         Candidate &c = snap.oauth[i];
-        EvictReason reason = rule_for(c, now);
-        if (reason != EVICT_NONE && terminate(c, reason)) {
+        if (reasons[i] != EVICT_NONE && terminate(c, reasons[i])) {
             evicted++;
-            c.pid = 0; /* gone: not a pressure candidate */
+            c.ended = true;
         }
     }
-    evicted += relieve_pressure(snap, evicted);
+    evicted += relieve_pressure(snap);
+    pfree(reasons);
     pfree(snap.oauth);
     return evicted;
 }
@@ -184,14 +259,19 @@ int eviction_scan(TimestampTz now) {
 int eviction_evict_idle(int64 idle_for_ms) {
     SessionTable snap = take_snapshot();
     TimestampTz now = GetCurrentTimestamp();
+    bool *chosen = static_cast<bool *>(palloc0(sizeof(bool) * (snap.oauth_count + 1)));
+    PgError err;
+    if (!cpp_call(&err, [&] {
+            for (const core::EvictionDecision &d :
+                 core::on_demand_evictions(session_records(snap), idle_for_ms, now, MyProcPid))
+                chosen[d.index] = true;
+        }))
+        raise_pg_error(&err);
     int evicted = 0;
-    for (int i = 0; i < snap.oauth_count; i++) {
-        const Candidate &c = snap.oauth[i];
-        if (c.pid == MyProcPid || !is_idle(c) || c.has_xid)
-            continue;
-        if (now > TimestampTzPlusMilliseconds(c.state_since, idle_for_ms) && terminate(c, EVICT_ON_DEMAND))
+    for (int i = 0; i < snap.oauth_count; i++)
+        if (chosen[i] && terminate(snap.oauth[i], EVICT_ON_DEMAND))
             evicted++;
-    }
+    pfree(chosen);
     pfree(snap.oauth);
     return evicted;
 }
