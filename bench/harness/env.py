@@ -13,7 +13,10 @@ import subprocess
 import tempfile
 import time
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
+# The major version a run measures: 15 on the host; bench/run sets
+# DBX_BENCH_PG inside the scripts/pg-chroot chroots of the other versions.
+PG_VERSION = os.environ.get("DBX_BENCH_PG", "15")
+PG_BIN = f"/usr/lib/postgresql/{PG_VERSION}/bin"
 
 
 class BenchError(Exception):
@@ -140,7 +143,7 @@ class Workspace:
 
 
 class Cluster:
-    """One PostgreSQL 15 cluster with dbx_oauth preloaded."""
+    """One PostgreSQL cluster (PG_VERSION) with dbx_oauth preloaded."""
 
     def __init__(self, user, procs, base, conf, hba):
         self.user, self.base = user, base

@@ -7,7 +7,12 @@ regenerate the docs with `bench/run --report-from bench/results/<date>.json`.
 """
 
 EXPLANATIONS = {
-    ("signature", "RS256 validation"): (
+    ("signature", "cold RS256"): (
+        "The yardstick is the core's own `verify_signature()` in the same binary and run, "
+        "so the CPU swings of this VM hit both sides; what a cold validation adds around "
+        "the one RSA verify is splitting and base64url-decoding the token, the two JSON "
+        "documents (header and claims), key selection, the SHA-256 fingerprint and the "
+        "claim checks. Earlier analysis, against `openssl speed`: "
         "Met since the session of 2026-11-25 evening (0.38× before): strict JSON is parsed "
         "through a SAX builder that checks duplicates in the object being filled, base64url "
         "decodes four characters at a time into a pre-sized buffer, digests are fetched from "
@@ -46,7 +51,15 @@ EXPLANATIONS = {
         "`current_identity()` pays an fmgr call and a palloc'd copy. On this noisy machine "
         "the ratio moves around 35–45× between runs; returning a text datum built once per "
         "identity change instead of a per-row copy would add margin."),
-    ("pool", "set_token overhead"): (
+    ("rls", "`set_token` cache hit"): (
+        "Measured server side (`pgbench -M prepared`, one client, unix socket) against "
+        "`SELECT 1`: after the cache lookup what a hit still pays is `SET LOCAL ROLE` "
+        "through the GUC machinery and its unwinding at the end of the transaction."),
+    ("pool", "`set_token` overhead"): (
+        "Target form: the transaction sent as one pipeline, so `set_token` adds no round "
+        "trip and what remains is its server-side cost (the `set_token` cache-hit row of "
+        "figure 3) against a transaction doing a primary-key read. Unpipelined, earlier "
+        "analysis: "
         "Mostly structural: the baseline transaction is three round trips through PgBouncer "
         "(`BEGIN`, the primary-key `SELECT`, `COMMIT`) doing almost no work, and `set_token` "
         "as its own statement adds a fourth, so even a free `set_token` would add about a "
@@ -58,7 +71,7 @@ EXPLANATIONS = {
         "unwinding. The target is reachable for transactions that do real work, or when the "
         "client sends `BEGIN; SELECT dbx_oauth.set_token(...)` in one round trip "
         "(simple-query batch or pipelining)."),
-    ("volume", "≤ 100 ns extra"): (
+    ("volume", "`volume_allows`"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
         "path rules in well under 100 ns (core series above). The per-row `PgError` memset "
         "is gone (301 → 104–206 ns depending on the run); the rest is glue in src/pg/volumes/sql_volumes.cpp: "
@@ -66,6 +79,10 @@ EXPLANATIONS = {
         "row, and `decide_access` plus the volume lookup run per call. Follow-up: skip the "
         "defaulted `size` and `as_user` arguments when NULL without deforming, and cache the "
         "resolved volume and parsed policy per call site in `fn_extra`."),
+    ("worker", "eviction scan"): (
+        "The eviction scan reads the session registry and joins it with the backend "
+        "status array (`pg_stat_activity`'s source), i.e. two snapshots of every backend, "
+        "where PostgreSQL's own scan reads one."),
 }
 
 FALLBACK = ("No analysis is recorded for this target yet (bench/harness/explanations.py); "

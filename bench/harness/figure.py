@@ -14,6 +14,7 @@ class Figure:
         self.status = "ok"            # or "not available in this build: ..." / "failed: ..."
         self.chart = True             # draw the series in docs/benchmarks.svg
         self.log_scale = False
+        self.extra = {}               # figure-specific data the report reads (JSON-safe)
 
     def add_series(self, key, label, unit, better, role="subject"):
         s = Series(key, label, unit, better, role)
@@ -31,16 +32,24 @@ class Figure:
         self.ratios.append({"label": label, "value": value, "text": text})
         return value
 
-    def target(self, text, measured, met, explanation=None):
-        self.targets.append({"text": text, "measured": measured, "met": met,
-                             "explanation": explanation})
+    def target(self, text, measured, met, value=None, explanation=None, primary=True):
+        """A target of the issue's table.  measured: what the report prints (a
+        ratio, or a string such as "51 ns"); value: the number behind it, which
+        the run-to-run spread compares (defaults to measured when numeric);
+        primary=False for the older targets kept beside the issue's table."""
+        if value is None and isinstance(measured, (int, float)):
+            value = measured
+        self.targets.append({"text": text, "measured": measured, "value": value,
+                             "met": bool(met), "explanation": explanation,
+                             "primary": primary})
 
     def to_json(self):
         return {"number": self.number, "title": self.title, "workload": self.workload,
                 "status": self.status,
                 "series": {k: s.to_json() for k, s in self.series.items()},
                 "ratios": self.ratios, "targets": self.targets, "tables": self.tables,
-                "notes": self.notes, "chart": self.chart, "log_scale": self.log_scale}
+                "notes": self.notes, "chart": self.chart, "log_scale": self.log_scale,
+                "extra": self.extra}
 
     @classmethod
     def from_json(cls, key, d):
@@ -51,6 +60,7 @@ class Figure:
         for t in fig.targets:
             t["explanation"] = None  # re-derived from bench/harness/explanations.py
         fig.chart = d.get("chart", True)
+        fig.extra = d.get("extra", {})
         fig.log_scale = d.get("log_scale", key in ("signature", "rls", "baselines"))
         for skey, s in d["series"].items():
             fig.add_series(skey, s["label"], s["unit"], s["better"], s["role"]).samples = s["samples"]
