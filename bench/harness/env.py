@@ -172,6 +172,13 @@ class Cluster:
                        "stop"], check=False, timeout=90)
         stop_pid(self.pid)
 
+    def restart(self):
+        """For postmaster-level settings (ALTER SYSTEM first)."""
+        self.user.run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.logfile, "-m", "fast",
+                       "-w", "-t", "120", "restart"], timeout=180)
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            self.pid = int(f.readline())
+
     def env(self, user=None, password=None, tcp=False, db="bench"):
         """libpq environment for a client of this cluster."""
         e = {k: v for k, v in os.environ.items() if not k.startswith("PG")}

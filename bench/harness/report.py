@@ -96,6 +96,7 @@ def targets_table(figures, spread, runs, primary):
 
 
 def markdown(meta, figures, svg_name, smoke, runs=(), registry=()):
+    """registry: (key, number) of every figure bench/run knows, measured or not."""
     runs = list(runs) or [(meta, {f.key: f.to_json() for f in figures})]
     spread = history.spread(runs)
     dirty = meta.get("dirty") or "uncommitted" in str(meta.get("commit", ""))
@@ -191,7 +192,7 @@ def markdown(meta, figures, svg_name, smoke, runs=(), registry=()):
         out += [n + "\n" for n in fig.notes]
     # Hand-written sections, numbered after the figures; a figure registered
     # under a section's key replaces it (it then generates that content).
-    number = max([f.number for f in figures] + [0])
+    number = max([f.number for f in figures] + list(dict(registry).values()) + [0])
     for key, title, body in sections():
         if key in registry:
             continue

@@ -2,8 +2,9 @@
 
 scripts/test tests 17 and 18 in Debian chroots (scripts/pg-chroot, cached
 tarballs in /var/cache/dbx_oauth); the login figure runs in the same chroots:
-bench/harness/chroot_login copies the tree, builds it in release mode,
-installs it privately (bind-mounted copies of the version's library and share
+bench/harness/chroot_login copies the tree, builds it in release mode
+(objects kept in bench/build/chroot-pgVERSION between runs), installs it
+privately (bind-mounted copies of the version's library and share
 directories, gone with the chroot's mount namespace, so the shared extracted
 root and a concurrent scripts/test are untouched) and runs `bench/run --inner
 --only login`, which writes its figure as JSON into a directory bound from
@@ -69,8 +70,10 @@ def login_in_chroot(ctx, version, build_dir):
     out = os.path.join(ctx.work, f"pg{version}")
     os.makedirs(out)
     logfile = os.path.join(build_dir, f"chroot-pg{version}.log")
-    argv = [pgc, "run", version, "--bind", f"{ctx.root}:/src:ro", "--bind", f"{out}:/out",
-            "--", "/src/bench/harness/chroot_login", version]
+    objs = os.path.join(build_dir, f"chroot-pg{version}")
+    os.makedirs(objs, exist_ok=True)
+    argv = [pgc, "run", version, "--bind", f"{ctx.root}:/src:ro", "--bind", f"{objs}:/build",
+            "--bind", f"{out}:/out", "--", "/src/bench/harness/chroot_login", version]
     if ctx.p.smoke:
         argv.append("--smoke")
     t0 = time.time()
