@@ -17,6 +17,10 @@ COMMENT ON FUNCTION dbx_oauth.key_worker_pid() IS
 REVOKE ALL ON FUNCTION dbx_oauth.key_worker_pid() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.key_worker_pid() TO pg_monitor;
 
+-- Upgrade 0.1--0.2: from here on this file is new or changed in 0.2 (the
+-- Makefile copies it into the upgrade script): hba_rules(), doctor_security()
+-- and doctor()'s rewritten body, which also returns the per-area checks of
+-- doctor_authenticator(), doctor_groups(), doctor_oauth() and doctor_revocation().
 
 -- pg_hba.conf rules in the order PostgreSQL tries them, for the doctor
 -- checks.  From PostgreSQL 16 on pg_hba.conf can include other files, so a
