@@ -54,8 +54,25 @@ PROVE_FLAGS += -I $(srcdir)/test/perl
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 dbx_oauth--$(EXT_VERSION).sql: $(SQL_FRAGMENTS)
 	cat $^ > $@
-dbx_oauth--%.sql: $$(sort $$(wildcard src/sql/upgrade/%/*.sql))
-	cat $^ > $@
+# An upgrade script FROM--TO is, for each fragment name in order, the
+# checked-in src/sql/upgrade/FROM--TO/NN_area.sql (hand-written ALTERs and
+# DROPs, or a symlink for an area new in TO), then the part of the install
+# fragment src/sql/NN_area.sql from its marker line
+#   -- Upgrade FROM--TO: from here on ...
+# to its end, with CREATE FUNCTION made CREATE OR REPLACE FUNCTION.  What is
+# new or changed in TO is thus written once, in the install fragment, and the
+# upgrade cannot drift from it (DEVELOPING.md, "Releases and upgrade scripts").
+upgrade_mark  = ^-- Upgrade $(1): from here on
+upgrade_parts = $(sort $(notdir $(wildcard src/sql/upgrade/$(1)/*.sql) \
+                  $(shell grep -l -e '$(call upgrade_mark,$(1))' $(SQL_FRAGMENTS))))
+dbx_oauth--%.sql: $$(sort $$(wildcard src/sql/upgrade/%/*.sql)) $(SQL_FRAGMENTS)
+	set -e; for n in $(call upgrade_parts,$*); do \
+	  if [ -e src/sql/upgrade/$*/$$n ]; then cat src/sql/upgrade/$*/$$n; fi; \
+	  if [ -e src/sql/$$n ]; then \
+	    sed -n -e '/$(call upgrade_mark,$*)/,$${s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /;p;}' src/sql/$$n; \
+	  fi; \
+	done > $@.tmp
+	mv $@.tmp $@
 
 $(OBJS): $(wildcard src/core/*.h src/pg/*/*.h)
 

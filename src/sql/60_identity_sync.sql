@@ -79,6 +79,8 @@ COMMENT ON FUNCTION dbx_oauth.sync_groups() IS
   'Asks the identity-sync worker to sync group membership now (does not wait); false when the worker is not running';
 REVOKE ALL ON FUNCTION dbx_oauth.sync_groups() FROM PUBLIC;
 
+-- Upgrade 0.1--0.2: from here on this file is new in 0.2 (the Makefile
+-- copies it into the upgrade script).
 -- doctor() checks of identity sync (doctor() returns these rows too).
 CREATE FUNCTION dbx_oauth.doctor_groups(
     OUT "check" text, OUT status text, OUT detail text, OUT hint text)

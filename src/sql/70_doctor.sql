@@ -17,6 +17,39 @@ COMMENT ON FUNCTION dbx_oauth.key_worker_pid() IS
 REVOKE ALL ON FUNCTION dbx_oauth.key_worker_pid() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbx_oauth.key_worker_pid() TO pg_monitor;
 
+-- Upgrade 0.1--0.2: from here on this file is new or changed in 0.2 (the
+-- Makefile copies it into the upgrade script): hba_rules(), doctor_security()
+-- and doctor()'s rewritten body, which also returns the per-area checks of
+-- doctor_authenticator(), doctor_groups(), doctor_oauth() and doctor_revocation().
+
+-- pg_hba.conf rules in the order PostgreSQL tries them, for the doctor
+-- checks.  From PostgreSQL 16 on pg_hba.conf can include other files, so a
+-- line number is no longer unique nor in matching order: rule_order is the
+-- rule_number 16 added (the line number before 16, when there was one file),
+-- and label names the line for messages ("line 3", or "line 3 of FILE" in an
+-- included file).  Error rows have no rule_number and keep their line
+-- number.  Columns that differ by version are read by name through to_jsonb
+-- so the same text runs on every version.
+CREATE FUNCTION dbx_oauth.hba_rules(
+    OUT rule_order integer, OUT label text, OUT line_number integer, OUT type text,
+    OUT database text[], OUT user_name text[], OUT address text, OUT netmask text,
+    OUT auth_method text, OUT options text[], OUT error text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $hba_rules$
+    SELECT coalesce((j->>'rule_number')::integer, h.line_number),
+           CASE WHEN j->>'file_name' IS NULL OR j->>'file_name' = current_setting('hba_file')
+                THEN format('line %s', h.line_number)
+                ELSE format('line %s of %s', h.line_number, j->>'file_name') END,
+           h.line_number, h.type, h.database, h.user_name, h.address, h.netmask,
+           h.auth_method, h.options, h.error
+    FROM pg_hba_file_rules h, LATERAL to_jsonb(h) AS j
+$hba_rules$;
+COMMENT ON FUNCTION dbx_oauth.hba_rules() IS
+  'pg_hba.conf rules in matching order with a label per line (included files named), for doctor()';
+REVOKE ALL ON FUNCTION dbx_oauth.hba_rules() FROM PUBLIC;
+
 -- Findings about who can get in without a token (docs/security-model.md):
 -- trust lines that admit roles the token check never sees, trust lines for
 -- replication, OAuth roles holding SUPERUSER/REPLICATION/BYPASSRLS, a
@@ -39,17 +72,17 @@ DECLARE
     names text;
     authenticator text := coalesce(current_setting('dbx_oauth.authenticator_role', true), '');
 BEGIN
-    -- Columns by name: PostgreSQL 16 adds rule_number and file_name.  A user
+    -- Lines in matching order from hba_rules() (included files on 16+).  A user
     -- entry is covered by the token check when every role it can admit is a
     -- member of dbx_oauth_users (the hook then asks for a token or refuses);
     -- "+group" and names are resolved like pg_hba.conf does (superusers are
     -- not members by default), anything else (all, regular expressions,
     -- unknown names) can admit other roles.
     WITH lines AS (
-        SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method,
+        SELECT h.rule_order, h.label, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method,
                CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet & h.netmask::inet)::inet END AS first,
                CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet | ~ h.netmask::inet)::inet END AS last
-        FROM pg_hba_file_rules h
+        FROM dbx_oauth.hba_rules() h
         WHERE h.error IS NULL AND h.auth_method = 'trust'),
     classified AS (
         SELECT l.*,
@@ -64,10 +97,10 @@ BEGIN
                          AND (r.oid IS NULL OR r.rolsuper OR users_oid IS NULL
                               OR NOT pg_has_role(r.oid, users_oid, 'MEMBER'))) AS admits_others
         FROM lines l)
-    SELECT string_agg(format('line %s (%s %s %s)', c.line_number, c.type, array_to_string(c.user_name, ','), c.address), ', '
-                      ORDER BY c.line_number) FILTER (WHERE NOT c.loopback AND c.database <> ARRAY['replication']),
-           string_agg(format('line %s (%s %s %s)', c.line_number, c.type, array_to_string(c.user_name, ','), c.address), ', '
-                      ORDER BY c.line_number) FILTER (WHERE c.loopback AND c.database <> ARRAY['replication'])
+    SELECT string_agg(format('%s (%s %s %s)', c.label, c.type, array_to_string(c.user_name, ','), c.address), ', '
+                      ORDER BY c.rule_order) FILTER (WHERE NOT c.loopback AND c.database <> ARRAY['replication']),
+           string_agg(format('%s (%s %s %s)', c.label, c.type, array_to_string(c.user_name, ','), c.address), ', '
+                      ORDER BY c.rule_order) FILTER (WHERE c.loopback AND c.database <> ARRAY['replication'])
     INTO open_remote, open_loopback
     FROM classified c
     WHERE c.type <> 'local' AND c.admits_others;
@@ -90,12 +123,12 @@ BEGIN
 
     -- Physical replication connections match only lines naming replication
     -- (a walsender never runs the session_preload_libraries guard).
-    SELECT string_agg(format('line %s (%s)', h.line_number, h.type), ', ' ORDER BY h.line_number)
+    SELECT string_agg(format('%s (%s)', h.label, h.type), ', ' ORDER BY h.rule_order)
                FILTER (WHERE h.type <> 'local'),
-           string_agg(format('line %s (%s)', h.line_number, h.type), ', ' ORDER BY h.line_number)
+           string_agg(format('%s (%s)', h.label, h.type), ', ' ORDER BY h.rule_order)
                FILTER (WHERE h.type = 'local')
     INTO repl_remote, repl_local
-    FROM pg_hba_file_rules h
+    FROM dbx_oauth.hba_rules() h
     WHERE h.error IS NULL AND h.auth_method = 'trust' AND 'replication' = ANY (h.database);
     "check" := 'hba_replication';
     IF repl_remote IS NOT NULL THEN
@@ -455,10 +488,10 @@ BEGIN
         WITH oauth AS (
             SELECT o.role_oid AS oid, o.role_name AS name FROM dbx_oauth.roles o),
         lines AS (
-            SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method, h.error,
+            SELECT h.rule_order, h.label, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method, h.error,
                    CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet & h.netmask::inet)::inet END AS first,
                    CASE WHEN h.netmask IS NOT NULL THEN host(h.address::inet | ~ h.netmask::inet)::inet END AS last
-            FROM pg_hba_file_rules h),
+            FROM dbx_oauth.hba_rules() h),
         classified AS (
             SELECT l.*,
                    l.type <> 'local' AS tcp,
@@ -477,7 +510,7 @@ BEGIN
             FROM lines l)
         SELECT c.*,
                EXISTS (SELECT 1 FROM classified e
-                       WHERE e.line_number < c.line_number AND e.error IS NULL
+                       WHERE e.rule_order < c.rule_order AND e.error IS NULL
                          AND e.database = ARRAY['all'] AND e.user_name && ARRAY['all', '+dbx_oauth_users']
                          AND (e.type = c.type OR (e.type = 'host' AND c.type <> 'local'))
                          AND (c.type = 'local' OR e.address = 'all'
@@ -485,28 +518,28 @@ BEGIN
                                   AND family(e.first) = family(c.first)
                                   AND e.first <= c.first AND c.last <= e.last))) AS shadowed
         FROM classified c
-        ORDER BY c.line_number
+        ORDER BY c.rule_order
     LOOP
         IF r.error IS NOT NULL THEN
-            hba_errors := hba_errors || format('line %s', r.line_number);
+            hba_errors := hba_errors || r.label;
             CONTINUE;
         END IF;
         IF NOT r.matches OR r.shadowed THEN
             CONTINUE;
         END IF;
         IF r.tcp THEN
-            tcp_lines := tcp_lines || format('line %s', r.line_number);
+            tcp_lines := tcp_lines || r.label;
         END IF;
         IF r.auth_method = 'trust' AND r.type IN ('host', 'hostnossl', 'hostgssenc', 'hostnogssenc') AND NOT require_ssl THEN
             IF r.loopback THEN
-                trust_nossl_loopback := trust_nossl_loopback || format('line %s (%s)', r.line_number, r.type);
+                trust_nossl_loopback := trust_nossl_loopback || format('%s (%s)', r.label, r.type);
             ELSE
-                trust_nossl_remote := trust_nossl_remote || format('line %s (%s %s)', r.line_number, r.type, r.address);
+                trust_nossl_remote := trust_nossl_remote || format('%s (%s %s)', r.label, r.type, r.address);
             END IF;
         ELSIF r.auth_method IN ('md5', 'scram-sha-256', 'password') THEN
-            password_lines := password_lines || format('line %s (%s)', r.line_number, r.auth_method);
+            password_lines := password_lines || format('%s (%s)', r.label, r.auth_method);
         ELSIF r.auth_method NOT IN ('trust', 'reject', 'oauth') THEN
-            skipping_lines := skipping_lines || format('line %s (%s)', r.line_number, r.auth_method);
+            skipping_lines := skipping_lines || format('%s (%s)', r.label, r.auth_method);
         END IF;
     END LOOP;
 

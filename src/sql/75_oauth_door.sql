@@ -3,8 +3,8 @@
 -- bearer tokens PostgreSQL hands to a validator module (dbx_oauth itself,
 -- oauth_validator_libraries = 'dbx_oauth').  doctor() calls doctor_oauth()
 -- for its findings about those lines; it returns no row when no line uses
--- oauth (always so before PostgreSQL 18).  pg_hba_file_rules gained columns
--- in 16, so only columns every version has are named.
+-- oauth (always so before PostgreSQL 18).  Lines come from hba_rules()
+-- (70_doctor.sql), in matching order and named by file when included.
 
 CREATE FUNCTION dbx_oauth.doctor_oauth(
     OUT "check" text, OUT status text, OUT detail text, OUT hint text)
@@ -24,11 +24,11 @@ BEGIN
     -- Lines that can match an OAuth role, as doctor() decides it for trust
     -- lines: user column all, +dbx_oauth_users, an OAuth role or +group of one.
     FOR r IN
-        SELECT h.line_number, h.options,
+        SELECT h.label, h.options,
                (SELECT substr(o, 11) FROM unnest(h.options) AS o WHERE o LIKE 'validator=%' LIMIT 1) AS validator,
                coalesce('delegate_ident_mapping=true' = ANY (h.options), false) AS delegated,
                EXISTS (SELECT 1 FROM unnest(h.options) AS o WHERE o LIKE 'map=%') AS mapped
-        FROM pg_hba_file_rules h
+        FROM dbx_oauth.hba_rules() h
         WHERE h.error IS NULL AND h.auth_method = 'oauth'
           AND h.database <> ARRAY['replication']
           AND EXISTS (SELECT 1 FROM unnest(h.user_name) AS u
@@ -37,7 +37,7 @@ BEGIN
                          OR (u LIKE '+%' AND EXISTS (
                               SELECT 1 FROM dbx_oauth.roles o, pg_roles g
                               WHERE g.rolname = substr(u, 2) AND pg_has_role(o.role_oid, g.oid, 'MEMBER'))))
-        ORDER BY h.line_number
+        ORDER BY h.rule_order
     LOOP
         n_lines := n_lines + 1;
         -- PostgreSQL fills in the validator when oauth_validator_libraries
@@ -45,10 +45,10 @@ BEGIN
         validator := regexp_replace(coalesce(r.validator, current_setting('oauth_validator_libraries', true), ''),
                                     '^\$libdir/', '');
         IF validator IS DISTINCT FROM 'dbx_oauth' THEN
-            foreign_validator := foreign_validator || format('line %s (validator %s)', r.line_number,
+            foreign_validator := foreign_validator || format('%s (validator %s)', r.label,
                                                              coalesce(nullif(validator, ''), 'none'));
         ELSIF NOT r.delegated AND NOT r.mapped THEN
-            unmapped := unmapped || format('line %s', r.line_number);
+            unmapped := unmapped || r.label;
         END IF;
     END LOOP;
 

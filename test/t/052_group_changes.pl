@@ -14,18 +14,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 use FakeWorkspace;
+use GroupSyncNode;
 
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $ws = FakeWorkspace->start(dir => "$tmp/ws");
-
-my $client = 'a0c1e2d3-0000-4000-8000-00000000c11e';
-my $secret = 'sp-SECRET-value-052';
-$ws->add_client($client, $secret);
-my $secret_file = "$tmp/sp.secret";
-open my $fh, '>', $secret_file or die;
-print $fh "$secret\n";
-close $fh;
-chmod 0600, $secret_file;
+my $ws = sync_workspace('sp-SECRET-value-052');
 
 my $interval = 10;
 my ($alice, $bob, $erin, $frank) = map { "$_\@example.com" } qw(alice bob erin frank);
@@ -33,23 +24,11 @@ $ws->set_group('contractors', $erin);
 $ws->set_group('analysts', $alice, 'group:contractors');
 $ws->set_group('engineers', $erin, $bob);
 
-my $node = PostgreSQL::Test::Cluster->new('changes');
-$node->init;
-$node->append_conf('postgresql.conf', $ws->server_conf(
-	"dbx_oauth.http_timeout = 3000",
-	"dbx_oauth.client_id = '$client'",
-	"dbx_oauth.client_secret_file = '$secret_file'",
-	"dbx_oauth.group_sync_interval = $interval",
-));
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION dbx_oauth;
+my $node = sync_node('changes', interval => $interval, http_timeout => 3000, sql => q{
 	SELECT dbx_oauth.create_role('analysts', 'GROUP');
 	SELECT dbx_oauth.create_role('engineers', 'GROUP');
 });
 
-sub sqlv { return $node->safe_psql('postgres', $_[0]); }
-sub connstr { my ($user, $tok) = @_; return "user='$user' dbname=postgres password='$tok'"; }
 my $generic = qr/password authentication failed for user/;
 sub is_member {
 	my ($group, $who) = @_;

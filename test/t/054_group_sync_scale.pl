@@ -15,18 +15,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 use FakeWorkspace;
+use GroupSyncNode;
 
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $ws = FakeWorkspace->start(dir => "$tmp/ws");
-
-my $client = 'a0c1e2d3-0000-4000-8000-00000000c11e';
-my $secret = 'sp-SECRET-value-054';
-$ws->add_client($client, $secret);
-my $secret_file = "$tmp/sp.secret";
-open my $fh, '>', $secret_file or die;
-print $fh "$secret\n";
-close $fh;
-chmod 0600, $secret_file;
+my $ws = sync_workspace('sp-SECRET-value-054');
 
 for my $i (0 .. 9) {
 	$ws->control('/users_bulk', { prefix => "t${i}x", count => 1000, group => "team$i" });
@@ -36,19 +27,8 @@ my ($alice, $bob) = ('alice@example.com', 'bob@example.com');
 $ws->set_group('small', $alice, $bob);
 
 my $interval = 10;
-my $node = PostgreSQL::Test::Cluster->new('scale');
-$node->init;
-$node->append_conf('postgresql.conf', $ws->server_conf(
-	"dbx_oauth.http_timeout = 10000",
-	"dbx_oauth.client_id = '$client'",
-	"dbx_oauth.client_secret_file = '$secret_file'",
-	"dbx_oauth.group_sync_interval = 3600",
-));
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dbx_oauth');
+my $node = sync_node('scale', interval => 3600, http_timeout => 10000);
 
-sub sqlv { return $node->safe_psql('postgres', $_[0]); }
-sub connstr { my ($user, $tok) = @_; return "user='$user' dbname=postgres password='$tok'"; }
 sub diag_status { diag(sqlv("SELECT group_name, synced, members, consecutive_failures, last_error FROM dbx_oauth.group_sync_status()") . "\n" . sqlv("SELECT * FROM dbx_oauth.identity_sync_status()")); }
 ok($node->poll_query_until('postgres', 'SELECT has_token FROM dbx_oauth.identity_sync_status()'), 'token')
   or diag_status();

@@ -13,41 +13,20 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FakeWorkspace;
+use GroupSyncNode;
 
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $ws = FakeWorkspace->start(dir => "$tmp/ws");
-
-my $client = 'a0c1e2d3-0000-4000-8000-00000000c11e';
-my $secret = 'sp-SECRET-value-055';
-$ws->add_client($client, $secret);
-my $secret_file = "$tmp/sp.secret";
-open my $fh, '>', $secret_file or die;
-print $fh "$secret\n";
-close $fh;
-chmod 0600, $secret_file;
+my $ws = sync_workspace('sp-SECRET-value-055');
 
 my ($alice, $erin, $bob, $dave) = map { "$_\@example.com" } qw(alice erin bob dave);
 $ws->set_group('analysts', $alice, $erin, $bob, $dave);
 
-my $node = PostgreSQL::Test::Cluster->new('deprov');
-$node->init;
-$node->append_conf('postgresql.conf', $ws->server_conf(
-	"dbx_oauth.http_timeout = 3000",
-	"dbx_oauth.client_id = '$client'",
-	"dbx_oauth.client_secret_file = '$secret_file'",
-	"dbx_oauth.group_sync_interval = 10",
-));
-$node->start;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION dbx_oauth;
+my $node = sync_node('deprov', interval => 10, http_timeout => 3000, sql => qq{
 	SELECT dbx_oauth.create_role('analysts', 'GROUP');
 	SELECT dbx_oauth.create_role('$erin', 'USER');
 	SELECT dbx_oauth.create_role('$bob', 'USER');
 	SELECT dbx_oauth.create_role('$dave', 'USER');
 });
 
-sub sqlv { return $node->safe_psql('postgres', $_[0]); }
-sub connstr { my ($user, $tok) = @_; return "user='$user' dbname=postgres password='$tok'"; }
 sub blocks {
 	return sqlv("SELECT coalesce(string_agg(identity || ':' || source || ':' || reason, ',' ORDER BY identity, source), '')
 	             FROM dbx_oauth.revocations WHERE kind = 'identity-block'");

@@ -64,6 +64,7 @@ constexpr int64_t kBackoffMaxMs = 300000;
 constexpr size_t kMaxResponseBytes = 64 * 1024; /* token endpoint, discovery */
 constexpr int64_t kIdleWaitMs = 3600 * 1000;       /* disabled: wait for a reload */
 constexpr long kErrorSleepMs = 5000;
+constexpr const char *kWorkerName = "dbx_oauth identity sync"; /* prefix of its WARNINGs */
 
 CatalogView catalog_view; /* static: filled by C code, read by C++ code */
 
@@ -620,7 +621,7 @@ void detach_at_exit(int, Datum) {
 }
 
 void report(const dbx_oauth::pg::PgError &err) {
-    report_worker_error("dbx_oauth identity sync", err);
+    report_worker_error(kWorkerName, err);
 }
 
 }  // namespace
@@ -698,51 +699,37 @@ void identity_sync_worker_register(void) {
     register_dbx_oauth_worker("dbx_oauth identity sync", "dbx_oauth_identity_sync_main", BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, BgWorkerStart_ConsistentState, 10);
 }
 
-extern "C" PGDLLEXPORT void dbx_oauth_identity_sync_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
+static MemoryContext reconcile_cxt;
 
-    group_store_worker_attach(MyLatch, MyProcPid);
-    before_shmem_exit(detach_at_exit, (Datum) 0);
-    ereport(LOG, (errmsg("dbx_oauth identity sync worker started")));
-
+static void sync_init(void) {
     dbx_oauth::pg::PgError err;
     if (!dbx_oauth::pg::cpp_call(&err, [] { dbx_oauth::core::http_global_init(); }))
         report(err);
-    MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "dbx_oauth identity sync", ALLOCSET_DEFAULT_SIZES);
+    reconcile_cxt = AllocSetContextCreate(TopMemoryContext, "dbx_oauth identity sync", ALLOCSET_DEFAULT_SIZES);
+}
 
-    bool reload = true;
-    for (;;) {
-        if (ShutdownRequestPending)
-            break;
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-            reload = true;
-        }
-        const bool requested = group_store_take_sync_request();
-        if (sync_enabled()) {
-            read_catalog(&catalog_view);
-        } else {
-            memset(&catalog_view, 0, sizeof catalog_view);
-            catalog_view.ok = true;
-        }
-        long sleep_ms = kErrorSleepMs;
-        bool do_reconcile = false;
-        if (dbx_oauth::pg::cpp_call(&err, [&] { sleep_ms = sync_step(reload, requested, &do_reconcile); }))
-            reload = false;
-        else
-            report(err);
-        if (do_reconcile && !ShutdownRequestPending)
-            reconcile(&catalog_view, cxt);
-        if (ShutdownRequestPending)
-            break;
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
+/* Phase 1 (catalog, C), phase 2 (workspace, C++), phase 3 (grants, C). */
+static long sync_loop_step(bool *reload) {
+    const bool requested = group_store_take_sync_request();
+    if (sync_enabled()) {
+        read_catalog(&catalog_view);
+    } else {
+        memset(&catalog_view, 0, sizeof catalog_view);
+        catalog_view.ok = true;
     }
-    ereport(LOG, (errmsg("dbx_oauth identity sync worker shutting down")));
-    proc_exit(0);
+    bool do_reconcile = false;
+    const long sleep_ms = worker_cpp_step(kWorkerName, reload, kErrorSleepMs, [&](bool r) {
+        return sync_step(r, requested, &do_reconcile);
+    });
+    if (do_reconcile && !ShutdownRequestPending)
+        reconcile(&catalog_view, reconcile_cxt);
+    return sleep_ms;
+}
+
+extern "C" PGDLLEXPORT void dbx_oauth_identity_sync_main(Datum) {
+    worker_handle_signals();
+    BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
+    group_store_worker_attach(MyLatch, MyProcPid);
+    before_shmem_exit(detach_at_exit, (Datum) 0);
+    run_worker_loop({"dbx_oauth identity sync worker", sync_init, sync_loop_step});
 }

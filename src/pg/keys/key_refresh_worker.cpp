@@ -1,8 +1,9 @@
 /*
- * worker.cpp — the key-refresh background worker (see worker.h).
+ * key_refresh_worker.cpp — the key-refresh background worker (see
+ * key_refresh_worker.h).
  *
- * Shape: a plain C main loop (signals, WaitLatch, config reload) that calls
- * one noexcept C++ step per wake-up through cpp_call, so no C++ object is
+ * Shape: the workers' shared main loop (signals, WaitLatch, config reload;
+ * common/bgworkers.h) calls one C++ step per wake-up through cpp_call, so no C++ object is
  * alive when PostgreSQL might longjmp, and no bad input can crash the
  * worker: an exception becomes a WARNING and a retry.
  *
@@ -62,6 +63,7 @@ constexpr int64_t kBackoffMaxMs = 300000;
 constexpr size_t kMaxResponseBytes = 1024 * 1024;
 /* Sleep after an unexpected exception in a step. */
 constexpr long kErrorSleepMs = 5000;
+constexpr const char *kWorkerName = "dbx_oauth worker"; /* prefix of its WARNINGs */
 
 struct IssuerState {
     std::string issuer;
@@ -375,17 +377,20 @@ long worker_step(bool reload) {
 }
 
 void worker_init() {
-    core::http_global_init();
-    state().rng.seed(static_cast<uint64_t>(MyProcPid) ^ static_cast<uint64_t>(GetCurrentTimestamp()));
+    dbx_oauth::pg::PgError err;
+    if (!dbx_oauth::pg::cpp_call(&err, [] {
+            core::http_global_init();
+            state().rng.seed(static_cast<uint64_t>(MyProcPid) ^ static_cast<uint64_t>(GetCurrentTimestamp()));
+        }))
+        report_worker_error(kWorkerName, err);
+}
+
+long loop_step(bool *reload) {
+    return worker_cpp_step(kWorkerName, reload, kErrorSleepMs, worker_step);
 }
 
 void detach_at_exit(int, Datum) {
     key_store_worker_detach();
-}
-
-/* Reports a caught exception without ending the worker. */
-void report(const dbx_oauth::pg::PgError &err) {
-    report_worker_error("dbx_oauth worker", err);
 }
 
 }  // namespace
@@ -396,39 +401,8 @@ void worker_register(void) {
 }
 
 extern "C" PGDLLEXPORT void dbx_oauth_worker_main(Datum main_arg) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-
+    worker_handle_signals();
     key_store_worker_attach(MyLatch, MyProcPid);
     before_shmem_exit(detach_at_exit, (Datum) 0);
-    ereport(LOG, (errmsg("dbx_oauth key refresh worker started")));
-
-    dbx_oauth::pg::PgError err;
-    if (!dbx_oauth::pg::cpp_call(&err, [] { worker_init(); }))
-        report(err);
-
-    bool reload = true; /* the first step loads the configuration */
-    for (;;) {
-        if (ShutdownRequestPending)
-            break;
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-            reload = true;
-        }
-        long sleep_ms = kErrorSleepMs;
-        if (dbx_oauth::pg::cpp_call(&err, [&] { sleep_ms = worker_step(reload); }))
-            reload = false; /* after a failure the reload is tried again */
-        else
-            report(err);
-        if (ShutdownRequestPending)
-            break;
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
-                         PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
-    ereport(LOG, (errmsg("dbx_oauth key refresh worker shutting down")));
-    proc_exit(0);
+    run_worker_loop({"dbx_oauth key refresh worker", worker_init, loop_step});
 }

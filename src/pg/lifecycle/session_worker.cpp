@@ -31,28 +31,23 @@ void session_worker_register(void) {
     register_dbx_oauth_worker("dbx_oauth session monitor", "dbx_oauth_session_worker_main", BGWORKER_SHMEM_ACCESS, BgWorkerStart_ConsistentState, 2);
 }
 
+static MemoryContext scan_context;
+
+static void scan_init(void) {
+    scan_context = AllocSetContextCreate(TopMemoryContext, "dbx_oauth eviction scan", ALLOCSET_DEFAULT_SIZES);
+}
+
+/* One eviction pass; settings are read by the pass itself. */
+static long scan_step(bool *) {
+    MemoryContext old = MemoryContextSwitchTo(scan_context);
+    (void) eviction_scan(GetCurrentTimestamp());
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(scan_context);
+    return kScanIntervalMs;
+}
+
 extern "C" PGDLLEXPORT void dbx_oauth_session_worker_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
+    worker_handle_signals();
     revocation_set_monitor_latch(); /* a revocation wakes the next pass at once */
-
-    MemoryContext scan_context =
-        AllocSetContextCreate(TopMemoryContext, "dbx_oauth eviction scan", ALLOCSET_DEFAULT_SIZES);
-    while (!ShutdownRequestPending) {
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
-        MemoryContext old = MemoryContextSwitchTo(scan_context);
-        (void) eviction_scan(GetCurrentTimestamp());
-        MemoryContextSwitchTo(old);
-        MemoryContextReset(scan_context);
-
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kScanIntervalMs,
-                         PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
-    proc_exit(0);
+    run_worker_loop({nullptr, scan_init, scan_step});
 }

@@ -181,21 +181,13 @@ void revocation_worker_register(void) {
                               BgWorkerStart_ConsistentState, 5);
 }
 
-extern "C" PGDLLEXPORT void dbx_oauth_revocation_worker_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
+/* The configuration is read where it is used: nothing to apply on reload. */
+static long loop_step(bool *) {
+    return step() ? kPollMs : 10;
+}
 
-    while (!ShutdownRequestPending) {
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
-        long wait_ms = step() ? kPollMs : 10;
-        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
-    proc_exit(0);
+extern "C" PGDLLEXPORT void dbx_oauth_revocation_worker_main(Datum) {
+    worker_handle_signals();
+    BackgroundWorkerInitializeConnection(dbx_oauth_database, nullptr, 0);
+    run_worker_loop({nullptr, nullptr, loop_step});
 }
