@@ -189,8 +189,10 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
         }
     }
 
+    /* token_cache_size = 0 turns caching off altogether, the shared cache included */
+    const bool share = tc != nullptr;
     const std::array<unsigned char, 32> digest = core::sha256(token);
-    if (shared_lookup(s, digest, store_version, now, &out.result.token)) {
+    if (share && shared_lookup(s, digest, store_version, now, &out.result.token)) {
         out.result.reason = core::recheck_time(out.result.token, s.settings, now);
         out.from_cache = true;
         if (out.result.ok() && tc != nullptr)
@@ -212,7 +214,7 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
         /* tagged with the version of the keys it was verified with */
         if (tc != nullptr)
             tc->insert(token, out.result.token, cache_generation(s, s.keys_version));
-        if (s.keys_version != 0)
+        if (share && s.keys_version != 0)
             shared_token_cache_put(digest.data(), s.settings_digest.data(), s.keys_version,
                                    out.result.token.expires_at, core::encode_verified_token(out.result.token));
     }
