@@ -11,7 +11,8 @@
  * by all backends (shared_token_cache.h) and only then validated, so a
  * login with a token some backend validated before never imports keys or
  * touches OpenSSL's signature code.  In a freshly forked backend that code
- * is what costs: each page of it is a page fault (docs/benchmarks.md).
+ * is what costs: each page of it is a page fault
+ * (docs/architecture.md#keys-only-the-worker-touches-the-network).
  */
 #include "core/setting_list.h"
 #include "core/sha256.h"
