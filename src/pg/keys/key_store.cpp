@@ -8,6 +8,7 @@
  * a backend waiting for a refresh polls counters without the lock.
  */
 #include "pg/keys/key_store.h"
+#include "pg/keys/shared_token_cache.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -78,6 +79,8 @@ Size key_store_shmem_size(void) {
 void key_store_shmem_request(void) {
     RequestAddinShmemSpace(key_store_shmem_size());
     RequestNamedLWLockTranche(kTranche, 1);
+    /* validation results depend on these keys: their cache lives and dies with them */
+    shared_token_cache_shmem_request();
 }
 
 void key_store_shmem_startup(void) {
@@ -92,6 +95,7 @@ void key_store_shmem_startup(void) {
         pg_atomic_init_u64(&store->completed, 0);
         pg_atomic_init_u32(&store->forced, 0);
     }
+    shared_token_cache_shmem_startup();
 }
 
 uint64 key_store_version(void) {

@@ -6,11 +6,21 @@
  *   - the parsed keys per issuer (rebuilt when key_store_version() moves),
  *   - the validated-token cache (invalidated when either of the above moves).
  * The hot path for a cached token is two counter compares and a hash lookup.
+ *
+ * A token this backend has not seen is looked up next in the cache shared
+ * by all backends (shared_token_cache.h) and only then validated, so a
+ * login with a token some backend validated before never imports keys or
+ * touches OpenSSL's signature code.  In a freshly forked backend that code
+ * is what costs: each page of it is a page fault
+ * (docs/architecture.md#keys-only-the-worker-touches-the-network).
  */
 #include "core/setting_list.h"
+#include "core/sha256.h"
 #include "core/token_cache.h"
+#include "core/token_record.h"
 #include "core/validator.h"
 
+#include <array>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -19,6 +29,7 @@
 #include "pg/keys/validate.h"
 #include "pg/common/guc.h"
 #include "pg/keys/key_store.h"
+#include "pg/keys/shared_token_cache.h"
 
 namespace dbx_oauth::pg {
 
@@ -31,6 +42,8 @@ std::vector<std::string> split_list(const char *value) {
 struct BackendState {
     uint64 settings_generation = 0;
     core::ValidationSettings settings;
+    /* what the shared cache's entries must have been validated under */
+    std::array<unsigned char, 32> settings_digest{};
     uint64 keys_version = 0;
     std::map<std::string, core::Jwks> issuer_keys; /* issuer -> parsed keys (file keys merged) */
     std::unique_ptr<core::TokenCache> cache;
@@ -40,6 +53,18 @@ struct BackendState {
 BackendState &state() {
     static BackendState s;
     return s;
+}
+
+/* SHA-256 of every setting the validator reads, each field length-prefixed. */
+std::array<unsigned char, 32> settings_digest(const core::ValidationSettings &v) {
+    std::string text;
+    for (const std::vector<std::string> *list : {&v.issuers, &v.audiences, &v.accepted_scopes, &v.allowed_algorithms}) {
+        text += std::to_string(list->size()) + ":";
+        for (const std::string &item : *list)
+            text += std::to_string(item.size()) + ":" + item;
+    }
+    text += std::to_string(v.clock_skew_seconds) + ":" + std::to_string(v.max_token_lifetime_seconds);
+    return core::sha256(text);
 }
 
 void refresh_settings(BackendState &s) {
@@ -52,6 +77,7 @@ void refresh_settings(BackendState &s) {
     v.allowed_algorithms = split_list(dbx_oauth_allowed_algorithms);
     v.clock_skew_seconds = dbx_oauth_clock_skew;
     v.max_token_lifetime_seconds = dbx_oauth_max_token_lifetime;
+    s.settings_digest = settings_digest(v);
     s.settings = std::move(v);
     s.settings_generation = dbx_oauth_settings_generation;
     s.keys_version = 0; /* the issuer list may have changed: re-merge keys */
@@ -107,8 +133,19 @@ void refresh_keys(BackendState &s) {
 }
 
 /* Cache generation: any change of settings or keys invalidates entries. */
-uint64_t cache_generation(const BackendState &s) {
-    return (s.settings_generation << 32) ^ s.keys_version;
+uint64_t cache_generation(const BackendState &s, uint64 keys_version) {
+    return (s.settings_generation << 32) ^ keys_version;
+}
+
+/*
+ * A result another backend validated under the same settings and the key
+ * version the store has now (an exact match: any key change bumps it).
+ */
+bool shared_lookup(const BackendState &s, const std::array<unsigned char, 32> &digest, uint64 keys_version,
+                   int64_t now, core::VerifiedToken *out) {
+    std::string record;
+    return shared_token_cache_find(digest.data(), s.settings_digest.data(), keys_version, now, &record) &&
+           core::decode_verified_token(record, *out);
 }
 
 core::TokenCache *cache(BackendState &s) {
@@ -138,13 +175,14 @@ core::ValidationResult validate_uncached(BackendState &s, std::string_view token
 BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait) {
     BackendState &s = state();
     refresh_settings(s);
-    refresh_keys(s);
     const int64_t now = static_cast<int64_t>(time(nullptr));
+    /* entries validated with older keys must miss: compare with the store's version, not our copy's */
+    const uint64 store_version = key_store_version();
 
     BackendValidation out;
     core::TokenCache *tc = cache(s);
     if (tc != nullptr) {
-        if (const core::VerifiedToken *hit = tc->find(token, cache_generation(s), now)) {
+        if (const core::VerifiedToken *hit = tc->find(token, cache_generation(s, store_version), now)) {
             out.result.reason = core::recheck_time(*hit, s.settings, now);
             out.result.token = *hit;
             out.from_cache = true;
@@ -152,6 +190,18 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
         }
     }
 
+    /* token_cache_size = 0 turns caching off altogether, the shared cache included */
+    const bool share = tc != nullptr;
+    const std::array<unsigned char, 32> digest = core::sha256(token);
+    if (share && shared_lookup(s, digest, store_version, now, &out.result.token)) {
+        out.result.reason = core::recheck_time(out.result.token, s.settings, now);
+        out.from_cache = true;
+        if (out.result.ok() && tc != nullptr)
+            tc->insert(token, out.result.token, cache_generation(s, store_version));
+        return out;
+    }
+
+    refresh_keys(s);
     out.result = validate_uncached(s, token, now);
     bool unknown_key = out.result.reason == core::Reason::unknown_kid ||
                        out.result.reason == core::Reason::no_keys;
@@ -161,8 +211,14 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
         out.result = validate_uncached(s, token, static_cast<int64_t>(time(nullptr)));
     }
 
-    if (out.result.ok() && tc != nullptr)
-        tc->insert(token, out.result.token, cache_generation(s));
+    if (out.result.ok()) {
+        /* tagged with the version of the keys it was verified with */
+        if (tc != nullptr)
+            tc->insert(token, out.result.token, cache_generation(s, s.keys_version));
+        if (share && s.keys_version != 0)
+            shared_token_cache_put(digest.data(), s.settings_digest.data(), s.keys_version,
+                                   out.result.token.expires_at, core::encode_verified_token(out.result.token));
+    }
     return out;
 }
 
