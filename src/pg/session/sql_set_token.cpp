@@ -149,13 +149,15 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
             if (!bv.result.ok())
                 throw_token_error(bv.result);
             token_ok = true;
-            validated_token() = bv.result.token;
-            strlcpy(v.identity, bv.result.token.identity.c_str(), sizeof v.identity);
-            v.is_user = bv.result.token.identity_type == core::IdentityType::user;
-            v.type_name = core::identity_type_name(bv.result.token.identity_type);
-            v.has_iat = bv.result.token.issued_at.has_value();
-            v.issued_at = bv.result.token.issued_at.value_or(0);
-            strlcpy(v.token_key, bv.result.token.revocation_key.c_str(), sizeof v.token_key);
+            const core::VerifiedToken &t = bv.result.token;
+            strlcpy(v.identity, t.identity.c_str(), sizeof v.identity);
+            v.is_user = t.identity_type == core::IdentityType::user;
+            v.type_name = core::identity_type_name(t.identity_type);
+            v.has_iat = t.issued_at.has_value();
+            v.issued_at = t.issued_at.value_or(0);
+            strlcpy(v.token_key, t.revocation_key.c_str(), sizeof v.token_key);
+            /* moved, not copied: bv is gone at the end of this scope */
+            validated_token() = std::move(bv.result.token);
         })) {
         if (!token_ok)
             stats_count_set_token(false);
