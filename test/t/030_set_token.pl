@@ -98,6 +98,26 @@ is($out, join("\n", $alice, $as_alice, "authenticator|USER|$alice", $as_alice, $
 	'session-level set_token: returns the identity, switches role and identity across transactions; reset_token() undoes it');
 is($err, '', '... without errors');
 
+# --- one call site, several identities ------------------------------------------
+# current_identity() keeps its result per call site and identity: a switch
+# between two evaluations of the same call site (the next row of a query, the
+# next pass of a PL/pgSQL loop) must show at once.
+($out, $err) = as_auth(qq{
+	SELECT string_agg(dbx_oauth.set_token(tok, true) || '=' || dbx_oauth.current_identity(), ',' ORDER BY n)
+	  FROM unnest(ARRAY['$tok_alice', '$tok_bob', '$tok_alice']) WITH ORDINALITY AS u(tok, n);
+	DO \$\$ DECLARE seen text := ''; tok text; BEGIN
+	  FOREACH tok IN ARRAY ARRAY['$tok_bob', '$tok_alice', '$tok_bob'] LOOP
+	    PERFORM dbx_oauth.set_token(tok, true);
+	    seen := seen || dbx_oauth.current_identity() || ',';
+	  END LOOP;
+	  RAISE NOTICE 'seen %', seen;
+	END \$\$;
+	$whoami
+});
+is($out, "$alice=$alice,$bob=$bob,$alice=$alice\n$none",
+	'one current_identity() call site follows set_token from row to row; nothing survives the statement');
+like($err, qr/seen \Q$bob,$alice,$bob,\E/, '... and from one PL/pgSQL loop pass to the next');
+
 # --- is_local: only for the transaction ---------------------------------------
 ($out, $err) = as_auth(qq{
 	BEGIN;

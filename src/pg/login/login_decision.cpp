@@ -77,20 +77,14 @@ static void validate_into(const char *token, const char *required_issuer, LoginD
     session_identity_stage_login(v.result.token);
 }
 
-/*
- * May the token's identity use the requested role?  USER and
- * SERVICE_PRINCIPAL roles: the identity is the role (emails and UUIDs
- * compare case-insensitively).  GROUP roles: the identity is a member of
- * the group.  Returns the refusal reason, or NULL.
- */
-static const char *identity_mismatch(Oid roleid, const char *label, const LoginDecision &d,
-                                     const char *role_name) {
+const char *identity_role_refusal(Oid roleid, const char *role_name, const char *label,
+                                  const char *identity, const char *identity_type) {
     if (strcmp(label, "GROUP") == 0) {
-        return group_membership_refusal(role_name, roleid, d.identity, strcmp(d.identity_type, "USER") == 0);
+        return group_membership_refusal(role_name, roleid, identity, strcmp(identity_type, "USER") == 0);
     }
-    if (strcmp(label, d.identity_type) != 0)
+    if (strcmp(label, identity_type) != 0)
         return "identity_type_mismatch";
-    return pg_strcasecmp(d.identity, role_name) == 0 ? nullptr : "identity_mismatch";
+    return pg_strcasecmp(identity, role_name) == 0 ? nullptr : "identity_mismatch";
 }
 
 void login_decide(const char *token, Oid roleid, const char *role_name, const char *label,
@@ -106,7 +100,7 @@ void login_decide(const char *token, Oid roleid, const char *role_name, const ch
         return;
     /* without a label the door leaves the role to PostgreSQL's ident map */
     if (label != nullptr) {
-        if (const char *why = identity_mismatch(roleid, label, *out, role_name)) {
+        if (const char *why = identity_role_refusal(roleid, role_name, label, out->identity, out->identity_type)) {
             set_reason(out, why, nullptr);
             return;
         }

@@ -47,6 +47,17 @@ void login_decide(const char *token, Oid roleid, const char *role_name, const ch
                   const char *required_issuer, LoginDecision *out);
 
 /*
+ * May a validated token's identity act as role roleid (named role_name,
+ * labelled label)?  USER and SERVICE_PRINCIPAL roles: the identity is the
+ * role (emails and UUIDs compare case-insensitively).  GROUP roles: the
+ * identity is a member of the group.  Returns the refusal reason, or NULL.
+ * The one rule behind both doors and set_token.  May ereport (catalog
+ * access for group membership).
+ */
+const char *identity_role_refusal(Oid roleid, const char *role_name, const char *label,
+                                  const char *identity, const char *identity_type);
+
+/*
  * Records an accepted login: the session identity (current_identity(),
  * claims(), the sessions view), the login counter and the "token login
  * accepted" log line, with door appended when not NULL.  Returns false

@@ -47,22 +47,51 @@ static const EffectiveIdentity *effective_or_error() {
     return e;
 }
 
-static text *text_from(const std::string &s) {
-    return cstring_to_text_with_len(s.data(), static_cast<int>(s.size()));
+/*
+ * The text result of one call site (fn_extra, in fn_mcxt) for one effective
+ * identity version.  Per row the helpers then return the same datum: no
+ * palloc, no copy.  A result stays valid until the call site is evaluated
+ * again, as a result palloc'd in the per-tuple context would (callers that
+ * keep a value longer copy it), so the text of an older version is freed
+ * when the identity changes: memory stays bounded however often it does.
+ */
+struct CachedText {
+    uint64_t version;
+    text *value;
+};
+
+static text *site_text(FunctionCallInfo fcinfo, uint64_t version, const char *data, size_t len) {
+    auto *site = static_cast<CachedText *>(fcinfo->flinfo->fn_extra);
+    if (site != nullptr && site->version == version)
+        return site->value;
+    if (site == nullptr) {
+        site = static_cast<CachedText *>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CachedText)));
+        fcinfo->flinfo->fn_extra = site;
+    }
+    if (site->value != nullptr)
+        pfree(site->value);
+    site->value = nullptr;
+    text *value = static_cast<text *>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARHDRSZ + len));
+    SET_VARSIZE(value, VARHDRSZ + len);
+    memcpy(VARDATA(value), data, len);
+    site->value = value;
+    site->version = version;
+    return value;
 }
 
 extern "C" PGDLLEXPORT Datum dbx_oauth_current_identity(PG_FUNCTION_ARGS) {
     const EffectiveIdentity *e = effective_or_error();
     if (e == nullptr)
         PG_RETURN_NULL();
-    PG_RETURN_TEXT_P(text_from(e->identity));
+    PG_RETURN_TEXT_P(site_text(fcinfo, e->version, e->identity.data(), e->identity.size()));
 }
 
 extern "C" PGDLLEXPORT Datum dbx_oauth_current_identity_type(PG_FUNCTION_ARGS) {
     const EffectiveIdentity *e = effective_or_error();
     if (e == nullptr)
         PG_RETURN_NULL();
-    PG_RETURN_TEXT_P(cstring_to_text(core::identity_type_name(e->type)));
+    const char *name = core::identity_type_name(e->type);
+    PG_RETURN_TEXT_P(site_text(fcinfo, e->version, name, strlen(name)));
 }
 
 extern "C" PGDLLEXPORT Datum dbx_oauth_is_service_principal(PG_FUNCTION_ARGS) {

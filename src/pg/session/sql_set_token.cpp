@@ -22,7 +22,7 @@
 #include "pg/common/boundary.h"
 #include "pg/common/compat.h"
 #include "pg/common/guc.h"
-#include "pg/groups/group_membership.h"
+#include "pg/login/login_decision.h"
 #include "pg/login/role_labels.h"
 #include "pg/session/session_identity.h"
 #include "pg/common/stats.h"
@@ -75,16 +75,21 @@ core::VerifiedToken &validated_token() {
     pg_unreachable();
 }
 
-/* The role the identity may act as: its own, or (as_role given) a group it belongs to. */
-static Oid resolve_role(const Validated &v, const char *as_role) {
+/*
+ * The role the identity may act as: its own, or (as_role given) a group it
+ * belongs to.  Whether it may is the login rule (identity_role_refusal), so
+ * set_token and both login doors can never disagree.
+ */
+static Oid resolve_role(const Validated &v, const char *as_role, const char **role_name) {
     if (as_role == nullptr) {
         Oid roleid = find_oauth_role_for_identity(v.identity, v.is_user);
         if (!OidIsValid(roleid))
             refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                    psprintf("no OAuth role for identity \"%s\"", v.identity),
                    "Create it with dbx_oauth.create_role().");
+        *role_name = GetUserNameFromId(roleid, false);
         char *label = role_identity_label(roleid);
-        if (label == nullptr || strcmp(label, v.type_name) != 0)
+        if (label == nullptr || identity_role_refusal(roleid, *role_name, label, v.identity, v.type_name))
             refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                    psprintf("no OAuth role for identity \"%s\"", v.identity),
                    "The role's identity type differs from the token's.");
@@ -95,12 +100,10 @@ static Oid resolve_role(const Validated &v, const char *as_role) {
     if (label == nullptr || !role_is_oauth_member(roleid))
         refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                psprintf("role \"%s\" is not an OAuth role", as_role), nullptr);
-    bool allowed = strcmp(label, "GROUP") == 0
-                       ? group_membership_contains(as_role, roleid, v.identity, v.is_user)
-                       : strcmp(label, v.type_name) == 0 && pg_strcasecmp(as_role, v.identity) == 0;
-    if (!allowed)
+    if (identity_role_refusal(roleid, as_role, label, v.identity, v.type_name))
         refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                psprintf("identity \"%s\" may not act as role \"%s\"", v.identity, as_role), nullptr);
+    *role_name = as_role;
     return roleid;
 }
 
@@ -146,13 +149,15 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
             if (!bv.result.ok())
                 throw_token_error(bv.result);
             token_ok = true;
-            validated_token() = bv.result.token;
-            strlcpy(v.identity, bv.result.token.identity.c_str(), sizeof v.identity);
-            v.is_user = bv.result.token.identity_type == core::IdentityType::user;
-            v.type_name = core::identity_type_name(bv.result.token.identity_type);
-            v.has_iat = bv.result.token.issued_at.has_value();
-            v.issued_at = bv.result.token.issued_at.value_or(0);
-            strlcpy(v.token_key, bv.result.token.revocation_key.c_str(), sizeof v.token_key);
+            const core::VerifiedToken &t = bv.result.token;
+            strlcpy(v.identity, t.identity.c_str(), sizeof v.identity);
+            v.is_user = t.identity_type == core::IdentityType::user;
+            v.type_name = core::identity_type_name(t.identity_type);
+            v.has_iat = t.issued_at.has_value();
+            v.issued_at = t.issued_at.value_or(0);
+            strlcpy(v.token_key, t.revocation_key.c_str(), sizeof v.token_key);
+            /* moved, not copied: bv is gone at the end of this scope */
+            validated_token() = std::move(bv.result.token);
         })) {
         if (!token_ok)
             stats_count_set_token(false);
@@ -164,20 +169,20 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
         refuse(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "token has been revoked",
                psprintf("Reason: revoked (%s).", revoked ? revoked : "unknown"));
 
-    Oid roleid = resolve_role(v, as_role);
+    const char *role_name = nullptr;
+    Oid roleid = resolve_role(v, as_role, &role_name);
     /* the authenticator's own token: a switch to itself would pass for an end user */
     if (roleid == GetSessionUserId())
         refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
-               psprintf("cannot switch to the session's own role \"%s\"", GetUserNameFromId(roleid, false)),
+               psprintf("cannot switch to the session's own role \"%s\"", role_name),
                "set_token takes end users' tokens, not the authenticator's own.");
     if (!dbx_member_can_set_role(GetSessionUserId(), roleid))
         refuse(ERRCODE_INSUFFICIENT_PRIVILEGE,
-               psprintf("permission denied to switch to role \"%s\"", GetUserNameFromId(roleid, false)),
+               psprintf("permission denied to switch to role \"%s\"", role_name),
                psprintf("Session user \"%s\" must be a member of the role (see dbx_oauth.authenticator_role).",
                         GetUserNameFromId(GetSessionUserId(), false)));
 
     /* The role switch first: if it fails, no identity was recorded. */
-    const char *role_name = GetUserNameFromId(roleid, false);
     session_identity_expect_role_change(roleid);
     (void) set_config_option("role", role_name, superuser() ? PGC_SUSET : PGC_USERSET,
                              PGC_S_SESSION, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0,
