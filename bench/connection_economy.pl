@@ -18,7 +18,9 @@ use DbxOAuthNode;
 use NodePackage;
 
 my @counts = split /,/, ($ENV{DBX_BENCH_USERS} // '10,100,1000');
-my $max_connections = 300;
+# Up to 3 connections per user for the per-user pools at the largest N, and
+# room for the superuser's sampler connections.
+my $max_connections = $ENV{DBX_BENCH_MAX_CONNECTIONS} // 3100;
 
 NodePackage::require_node();
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -33,7 +35,8 @@ ok($ok, 'the bench driver installs') or diag("$o\n$e");
 my $sp = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
 my $t = DbxOAuthNode->create('economy',
 	conf => join("\n", "dbx_oauth.authenticator_role = '$sp'", "max_connections = $max_connections",
-		'log_statement = none', 'log_connections = off', 'log_parameter_max_length = 0'));
+		'shared_buffers = 128MB', 'log_statement = none', 'log_connections = off',
+		'log_disconnections = off', 'log_parameter_max_length = 0'));
 my $node = $t->node;
 my $max_users = (sort { $b <=> $a } @counts)[0];
 $node->safe_psql('postgres', qq{
@@ -57,6 +60,7 @@ my $config = {
 	users => [ map { "u$_\@example.com" } 1 .. $max_users ],
 	userCounts => [ map { $_ + 0 } @counts ], requests => 2000, concurrency => 50, maxSeconds => 40,
 	maxConnections => $max_connections,
+	sharedMax => ($ENV{DBX_BENCH_SHARED_MAX} // 20) + 0,
 };
 PostgreSQL::Test::Utils::append_to_file("$dir/config.json", encode_json($config));
 ($ok, $o, $e) = NodePackage::run_in($app, [ 'nice', '-n', '10', 'node', 'connection_economy.mjs' ], 900,
