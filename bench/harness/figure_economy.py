@@ -185,7 +185,7 @@ def figure(ctx):
         "app's backends (sampled every 100 ms in a separate thread); memory: the largest sum of "
         "`Pss` from `/proc/<pid>/smaps_rollup` over those backends (swept every 5 s and at "
         "the end of the run, while the pools still hold their connections); logins/s: the rise of `pg_stat_database.sessions` per second. "
-        f"{p['rounds']} rounds; the table shows, per N and pool, the round with the median "
+        f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}; the table shows, per N and pool, the round with the median "
         "requests/s."))
     fig.chart = False
     if shutil.which("node") is None:
