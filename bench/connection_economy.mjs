@@ -6,30 +6,33 @@
 // server connections (peak), backend memory (sum of PSS of the app's
 // backends from /proc/<pid>/smaps_rollup, at the peak), requests/s,
 // p50/p95 latency, logins/s the server did, cross-user rows, and where (a)
-// broke.  Run by bench/connection_economy.pl, which makes the cluster.
+// broke.  Run by bench/connection_economy.pl (TAP cluster) and by
+// bench/harness/figure_economy.py (bench/run), which make the cluster.
+//
+// The sampler (server connections, PSS) runs in a worker thread and sweeps
+// PSS rarely: reading /proc/<pid>/smaps_rollup is synchronous and costs the
+// kernel a page-table walk per backend (0.3 s for 20 backends, 3.1 s for 154
+// on the loaded CI machine), which the first version did in the main thread
+// every 100 ms while timing requests.  Moving it out did not change the
+// per-user pools' login rate (13/s before, 12/s after, load average ~16 on
+// 2 cores), and neither did running the driver un-niced (16/s, its
+// event-loop delay p99 down from 455 ms to 82 ms): the ~15 logins/s per-user
+// pools reach at 1,000 users are a limit on the server/connection side that
+// figure 2's pgbench logins (few roles) do not show; not found yet.  The
+// driver's event-loop delay is reported per run (loop_delay_p99_ms) so a
+// driver that is itself the bottleneck shows; bench/run runs it un-niced
+// (DBX_BENCH_NICE=0 does it here).
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { withUserIdentity } from '@dbx-oauth/pg-identity';
 
-const cfg = JSON.parse(readFileSync(process.env.DBX_BENCH_CONFIG, 'utf8'));
-const state = JSON.parse(readFileSync(join(cfg.keysDir, 'state.json'), 'utf8'));
-const key = createPrivateKey(readFileSync(join(cfg.keysDir, state.keys.find((k) => k.kid === cfg.kid).file)));
-const [hdr, body] = cfg.template.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()));
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function mint(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const data = `${b64(hdr)}.${b64({ ...body, sub, iat: now, exp: now + 3600, jti: randomUUID() })}`;
-  return `${data}.${sign('sha256', Buffer.from(data), key).toString('base64url')}`;
-}
+const cfg = isMainThread ? JSON.parse(readFileSync(process.env.DBX_BENCH_CONFIG, 'utf8')) : workerData;
+const adminConfig = { host: cfg.socketDir, port: cfg.port, database: cfg.database, user: cfg.superuser };
 
-const ssl = { rejectUnauthorized: false };
-const base = { host: cfg.host, port: cfg.port, database: cfg.database, ssl };
-const admin = new pg.Client({ host: cfg.socketDir, port: cfg.port, database: cfg.database, user: cfg.superuser });
-await admin.connect();
-
-async function appBackends() {
+async function appBackends(admin) {
   const r = await admin.query(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
     AND pid <> pg_backend_pid() AND usename <> $1`, [cfg.superuser]);
   return r.rows.map((x) => x.pid);
@@ -40,6 +43,61 @@ function pssKb(pid) {
     return m ? Number(m[1]) : 0;
   } catch { return 0; }
 }
+
+/*
+ * Sampler thread: the app's backends every 100 ms (peak count), and the sum
+ * of their PSS at most every 5 s (each sweep reads every backend's
+ * smaps_rollup) plus once when asked at the end of a run, while every pool
+ * still holds its connections; reports the largest sum seen.
+ */
+if (!isMainThread) {
+  const admin = new pg.Client(adminConfig);
+  await admin.connect();
+  let sampling = true, peak = 0, peakPss = 0, lastPss = 0, sweeps = 0, sweepMs = 0, final = false;
+  parentPort.on('message', (m) => { if (m === 'final') final = true; else sampling = false; });
+  const sweep = (pids) => {
+    const t = performance.now();
+    const kb = pids.reduce((s, pid) => s + pssKb(pid), 0);
+    sweepMs = Math.max(sweepMs, performance.now() - t);
+    sweeps++;
+    lastPss = performance.now();
+    if (kb > peakPss) peakPss = kb;
+  };
+  while (sampling) {
+    const pids = await appBackends(admin);
+    if (pids.length > peak) peak = pids.length;
+    if (final || performance.now() - lastPss >= 5000) sweep(pids);
+    if (final) { final = false; parentPort.postMessage('swept'); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await admin.end();
+  parentPort.postMessage({ peak, peakPss, sweeps, sweepMs });
+  process.exit(0);
+}
+
+const { withUserIdentity } = await import('@dbx-oauth/pg-identity');
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+/* Tokens: minted here with the cluster's key (TAP), or handed over in a file (bench/run). */
+let mint;
+if (cfg.tokensFile) {
+  const given = JSON.parse(readFileSync(cfg.tokensFile, 'utf8'));
+  mint = (sub) => given[sub];
+} else {
+  const state = JSON.parse(readFileSync(join(cfg.keysDir, 'state.json'), 'utf8'));
+  const key = createPrivateKey(readFileSync(join(cfg.keysDir, state.keys.find((k) => k.kid === cfg.kid).file)));
+  const [hdr, body] = cfg.template.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()));
+  mint = (sub) => {
+    const now = Math.floor(Date.now() / 1000);
+    const data = `${b64(hdr)}.${b64({ ...body, sub, iat: now, exp: now + 3600, jti: randomUUID() })}`;
+    return `${data}.${sign('sha256', Buffer.from(data), key).toString('base64url')}`;
+  };
+}
+
+const ssl = { rejectUnauthorized: false };
+const base = { host: cfg.host, port: cfg.port, database: cfg.database, ssl };
+const admin = new pg.Client(adminConfig);
+await admin.connect();
+
 async function sessions() {
   const r = await admin.query('SELECT sessions::bigint AS n FROM pg_stat_database WHERE datname = $1', [cfg.database]);
   return Number(r.rows[0].n);
@@ -70,7 +128,7 @@ async function run(mode, n) {
     request = async (user) => {
       let p = pools.get(user);
       if (!p) {
-        p = new pg.Pool({ ...base, user, password: async () => tokens.get(user), max: 3 });
+        p = new pg.Pool({ ...base, user, password: async () => tokens.get(user), max: cfg.perUserMax ?? 3 });
         p.on('error', () => {});
         pools.set(user, p);
       }
@@ -79,7 +137,7 @@ async function run(mode, n) {
       return rs;
     };
   } else {
-    const pool = new pg.Pool({ ...base, user: cfg.authenticator.user, password: async () => cfg.authenticator.token, max: 20 });
+    const pool = new pg.Pool({ ...base, user: cfg.authenticator.user, password: async () => cfg.authenticator.token, max: cfg.sharedMax ?? 20 });
     pool.on('error', () => {});
     shared = pool;
     const db = withUserIdentity(pool);
@@ -90,17 +148,14 @@ async function run(mode, n) {
     });
   }
 
-  let peak = 0, peakPss = 0, sampling = true, broke = null;
-  const sampler = (async () => {
-    while (sampling) {
-      const pids = await appBackends();
-      if (pids.length >= peak) {
-        peak = pids.length;
-        peakPss = pids.reduce((s, pid) => s + pssKb(pid), 0);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  let broke = null;
+  const sampler = new Worker(new URL(import.meta.url), { workerData: cfg });
+  const samplerMessage = () => new Promise((resolve, reject) => {
+    sampler.once('message', resolve);
+    sampler.once('error', reject);
+  });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
 
   const latencies = [];
   let cross = 0, errors = 0, next = 0;
@@ -123,8 +178,12 @@ async function run(mode, n) {
   await Promise.all(Array.from({ length: cfg.concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
   const s1 = await sessions();
-  sampling = false;
-  await sampler;
+  loop.disable();
+  /* one last PSS sweep while every pool still holds its connections */
+  sampler.postMessage('final');
+  await samplerMessage();
+  sampler.postMessage('stop');
+  const { peak, peakPss, sweeps, sweepMs } = await samplerMessage();
   await Promise.all([...pools.values()].map((p) => p.end().catch(() => {})));
   if (shared) await shared.end();
   await new Promise((r) => setTimeout(r, 300));
@@ -137,6 +196,8 @@ async function run(mode, n) {
     requests_per_s: Math.round(latencies.length / seconds), p50_ms: Math.round(pct(0.5) * 10) / 10,
     p95_ms: Math.round(pct(0.95) * 10) / 10, logins_per_s: Math.round((s1 - s0) / seconds),
     logins: s1 - s0, cross_user_rows: cross, seconds: Math.round(seconds * 10) / 10,
+    loop_delay_p99_ms: Math.round(loop.percentile(99) / 1e5) / 10,
+    pss_sweeps: sweeps, pss_sweep_max_ms: Math.round(sweepMs),
   };
 }
 
@@ -149,4 +210,5 @@ for (const n of cfg.userCounts) {
   }
 }
 await admin.end();
-console.log(JSON.stringify({ max_connections: cfg.maxConnections, concurrency: cfg.concurrency, results }));
+console.log(JSON.stringify({ max_connections: cfg.maxConnections, concurrency: cfg.concurrency,
+  shared_max: cfg.sharedMax ?? 20, per_user_max: cfg.perUserMax ?? 3, results }));

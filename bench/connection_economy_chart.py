@@ -4,7 +4,8 @@
 Draws the connection-economy figure of docs/benchmarks.md from the JSON that
 bench/connection_economy.pl prints: per number of users, server connections
 and backend memory (PSS, MB) of per-user pools vs one shared pool, on log
-scales (bars side by side), with the runs that broke marked.
+scales (bars side by side), with the runs that broke marked.  bench/run's
+figure (bench/harness/figure_economy.py) calls draw() on its own results.
 """
 import json
 import math
@@ -43,9 +44,8 @@ def panel(results, key, title, unit, x0, width=360, height=220):
     return out
 
 
-def main():
-    data = json.load(open(sys.argv[1]))
-    results = data["results"]
+def draw(results):
+    """The chart as SVG text, from the driver's per-run results."""
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="780" height="330" font-family="sans-serif">',
              '<rect width="100%" height="100%" fill="white"/>']
     parts += panel(results, "server_connections", "Server connections (peak)", "connections", 10)
@@ -55,7 +55,14 @@ def main():
         parts.append(f'<text x="{78 + k * 280}" y="310" font-size="11">{LABELS[mode]}</text>')
     parts.append('<text x="640" y="310" font-size="11">✗ = requests failed</text>')
     parts.append('</svg>')
-    open(sys.argv[2], "w").write("\n".join(parts) + "\n")
+    return "\n".join(parts) + "\n"
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        data = json.load(f)
+    with open(sys.argv[2], "w") as f:
+        f.write(draw(data["results"]))
 
 
 if __name__ == "__main__":

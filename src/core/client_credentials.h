@@ -20,7 +20,7 @@ namespace dbx_oauth::core {
 
 // Scope asked for: what Databricks M2M tokens for the workspace APIs use.
 inline constexpr const char* kClientCredentialsScope = "all-apis";
-// Refresh this long before expiry (the 2-minute buffer docs/operator-guide.md promises).
+// Refresh this long before expiry (the 2-minute buffer docs/identity-sync.md promises).
 inline constexpr int64_t kTokenRefreshBufferMs = 120000;
 // Never refresh sooner than this after obtaining a token (unless it lives
 // less than twice as long: then at half-life).

@@ -2,8 +2,8 @@
 // the identities that may log in as it.  Pure logic; the network is behind
 // callbacks so that the rules (depth, cycles, unknown member kinds,
 // missing members, overflow, batching) are unit-tested without a server
-// (test/unit/group_walk_test.cpp).  docs/operator-guide.md, "Identity
-// sync", describes the rules for operators.
+// (test/unit/group_walk_test.cpp).  docs/identity-sync.md
+// describes the rules for operators.
 //
 //   - Users and service principals are resolved in batches of at most
 //     GroupWalkLimits::batch ids (one SCIM list request with an `or`

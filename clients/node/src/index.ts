@@ -8,16 +8,19 @@
  *
  *     BEGIN; SELECT dbx_oauth.set_token($1, true)
  *
- * so PostgreSQL validates the user's token, switches to the user's role and
- * identity for that transaction only, and Row-Level Security sees the user.
- * The token is always a bind parameter, never SQL text.  Before a connection
- * goes back to the pool it is checked to be the authenticator again; a
- * connection that cannot be reset is destroyed, never reused.
+ * (one round trip: see begin_as_user.ts) so PostgreSQL validates the user's
+ * token, switches to the user's role and identity for that transaction only,
+ * and Row-Level Security sees the user.  The token is always a bind
+ * parameter, never SQL text.  The transaction ends with COMMIT (or ROLLBACK)
+ * and, in the same round trip, a check that the connection is the
+ * authenticator again; a connection that cannot be reset is destroyed, never
+ * reused.
  *
  * Errors with an HTTP meaning become IdentityError (status 401 or 403).
  */
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 
+import { beginAsUser, deferSwitch } from './begin_as_user.js';
 import { IdentityError, mapServerError, missingToken } from './errors.js';
 import { DEFAULT_TOKEN_HEADER, tokenFromRequest, type RequestLike } from './token.js';
 
@@ -48,7 +51,12 @@ export type UserClient = PoolClient;
 
 const SET_TOKEN = 'SELECT dbx_oauth.set_token($1, true) AS identity';
 const SET_TOKEN_AS_ROLE = 'SELECT dbx_oauth.set_token($1, true, $2) AS identity';
-/* After COMMIT/ROLLBACK the connection must be the authenticator again with no transaction open. */
+/*
+ * After COMMIT/ROLLBACK the connection must be the authenticator again with
+ * no transaction open.  Sent in one simple-query string after the COMMIT or
+ * ROLLBACK (no parameters, so no token can be in it): the SELECT runs after
+ * the transaction has ended, and does not run at all when the COMMIT fails.
+ */
 const CHECK_RESET = 'SELECT current_user = session_user AS clean';
 
 /** Work done as one user: each call is one transaction. */
@@ -81,55 +89,79 @@ export class UserScope {
      * A connection that dies between two queries emits 'error' on the
      * client, which would crash the process while no listener is attached
      * (the pool listens only to idle clients).  The next query fails anyway
-     * and releaseChecked destroys the client.
+     * and endAndRelease destroys the client.
      */
     const ignoreError = (): void => undefined;
     client.on('error', ignoreError);
-    let result: T;
+    const [text, values] = this.#asRole === undefined
+      ? [SET_TOKEN, [this.#token]]
+      : [SET_TOKEN_AS_ROLE, [this.#token, this.#asRole]];
+    let value: T;
     try {
-      result = await this.#inTransaction(client, fn);
+      if (fn.length < 2) {
+        value = await runDeferred(client, text, values, fn);
+      } else {
+        const identity = await beginAsUser(client, text, values);
+        value = await fn(client, { identity });
+      }
     } catch (e) {
-      await releaseChecked(client, ignoreError);
+      /* a failed ROLLBACK destroys the client in endAndRelease */
+      await endAndRelease(client, 'ROLLBACK', ignoreError);
       throw mapServerError(e);
     }
-    await releaseChecked(client, ignoreError);
-    return result;
-  }
-
-  async #inTransaction<T>(client: PoolClient, fn: (client: UserClient, context: UserContext) => Promise<T>): Promise<T> {
-    await client.query('BEGIN');
-    try {
-      const switched = this.#asRole === undefined
-        ? await client.query<{ identity: string }>(SET_TOKEN, [this.#token])
-        : await client.query<{ identity: string }>(SET_TOKEN_AS_ROLE, [this.#token, this.#asRole]);
-      const identity = switched.rows[0]?.identity;
-      if (typeof identity !== 'string') throw new Error('dbx_oauth.set_token returned no identity');
-      const value = await fn(client, { identity });
-      await client.query('COMMIT');
-      return value;
-    } catch (e) {
-      /* a failed ROLLBACK is caught by the check in releaseChecked */
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
+    const commitError = await endAndRelease(client, 'COMMIT', ignoreError);
+    if (commitError !== undefined) throw mapServerError(commitError);
+    return value;
   }
 }
 
 /**
- * Hands the client back to the pool only when it is provably the
- * authenticator again; otherwise destroys it (release(err) closes the
- * connection instead of pooling it).
+ * A callback that does not take the context (so does not need the identity
+ * before its first query) gets the switch sent with its first query, one
+ * round trip fewer (begin_as_user.ts).  The switch's error wins over the
+ * callback's: when the token is refused, the first query fails with the
+ * same error and nothing ran as anyone.
  */
-async function releaseChecked(client: PoolClient, errorListener: () => void): Promise<void> {
-  let failure: Error | undefined;
+async function runDeferred<T>(client: PoolClient, text: string, values: unknown[],
+  fn: (client: UserClient, context: UserContext) => Promise<T>): Promise<T> {
+  const settle = deferSwitch(client, text, values);
+  const context: UserContext = {
+    get identity(): string {
+      throw new Error('declare the context parameter of the transaction callback to read the identity');
+    },
+  };
+  let value: T;
   try {
-    const r = await client.query<{ clean: boolean }>(CHECK_RESET);
-    if (r.rows[0]?.clean !== true) failure = new Error('connection still acts as another role after its transaction');
+    value = await fn(client, context);
+  } catch (e) {
+    await settle(false);
+    throw e;
+  }
+  await settle(true);
+  return value;
+}
+
+/**
+ * Ends the transaction with `verb` and hands the client back to the pool
+ * only when it is provably the authenticator again; otherwise destroys it
+ * (release(err) closes the connection instead of pooling it).  Returns the
+ * error of a failed COMMIT (e.g. a deferred constraint), whose client is
+ * destroyed too: the reset check did not run after it.
+ */
+async function endAndRelease(client: PoolClient, verb: 'COMMIT' | 'ROLLBACK', errorListener: () => void): Promise<unknown> {
+  let failure: Error | undefined;
+  let verbError: unknown;
+  try {
+    const results = (await client.query(`${verb}; ${CHECK_RESET}`)) as unknown as QueryResult<{ clean: boolean }>[];
+    const check = Array.isArray(results) ? results[1] : undefined;
+    if (check?.rows[0]?.clean !== true) failure = new Error('connection still acts as another role after its transaction');
   } catch (e) {
     failure = e instanceof Error ? e : new Error(String(e));
+    verbError = e;
   }
   client.off('error', errorListener);
   client.release(failure ?? false);
+  return verb === 'COMMIT' ? verbError : undefined;
 }
 
 /** A pg.Pool whose work runs as end users. */

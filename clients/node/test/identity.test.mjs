@@ -98,7 +98,9 @@ test('the token is a bind parameter: the running statement text never contains i
   assert.ok(!seen.rows[0].query.includes(token));
   const texts = [];
   const spy = { connect: async () => { const c = await pool.connect(); const q = c.query.bind(c);
-    c.query = (text, values) => { texts.push(typeof text === 'string' ? text : text.text); return q(text, values); };
+    c.query = (text, values) => { texts.push(typeof text === 'string' ? text : text.text);
+      if (typeof text !== 'string' && text.follows) texts.push(text.follows);
+      return q(text, values); };
     const release = c.release;
     c.release = (err) => { delete c.query; c.release = release; release(err); };
     return c; } };

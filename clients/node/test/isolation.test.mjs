@@ -103,3 +103,76 @@ test('a connection whose ROLLBACK fails is destroyed; the pool recovers', async 
   assert.equal(r.rows[0].identity, bob, 'the next request works on a fresh connection');
   await pool.end();
 });
+
+test('a failed COMMIT rejects with its error and destroys the connection; the pool recovers', async () => {
+  const pool = appPool(1);
+  const db = withUserIdentity(pool);
+  const [alice] = cfg.users;
+  // A deferred unique constraint fails at COMMIT, after the callback resolved.
+  const e = await db.asUser(mint(alice)).transaction(async (client) => {
+    await client.query('CREATE TEMP TABLE deferred_once (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
+    await client.query('INSERT INTO deferred_once VALUES (1), (1)');
+    return 'resolved';
+  }).then(() => null, (err) => err);
+  assert.ok(e, 'the request failed');
+  assert.equal(e.code, '23505', 'the COMMIT error reaches the caller unchanged');
+  assert.equal(pool.totalCount, 0, 'the client was destroyed: no reset check ran after the failed COMMIT');
+  const r = await db.asUser(mint(alice)).query('SELECT dbx_oauth.current_identity() AS identity');
+  assert.equal(r.rows[0].identity, alice, 'the next request works on a fresh connection');
+  await pool.end();
+});
+
+test('round trips: BEGIN + set_token (+ the first query) in one, COMMIT + the reset check in one', async () => {
+  const pool = appPool(1);
+  const [, bob] = cfg.users;
+  let calls = [];
+  const spy = { connect: async () => { const c = await pool.connect(); const q = c.query.bind(c);
+    c.query = (text, values) => {
+      calls.push(typeof text === 'string' ? text : `[batch] ${text.text}${text.follows ? ` + ${text.follows}` : ''}`);
+      return q(text, values); };
+    const release = c.release;
+    c.release = (err) => { delete c.query; c.release = release; release(err); };
+    return c; } };
+  const db = withUserIdentity(spy);
+  // A callback without the context parameter: its first query rides with the switch.
+  const r = await db.asUser(mint(bob)).transaction(async (client) => {
+    const first = (await client.query('SELECT dbx_oauth.current_identity() AS identity')).rows[0].identity;
+    const second = (await client.query('SELECT current_user AS usr')).rows[0].usr;
+    return [first, second];
+  });
+  assert.deepEqual(r, [bob, bob]);
+  assert.deepEqual(calls, [
+    '[batch] SELECT dbx_oauth.set_token($1, true) AS identity + SELECT dbx_oauth.current_identity() AS identity',
+    'SELECT current_user AS usr',
+    'COMMIT; SELECT current_user = session_user AS clean',
+  ]);
+  // With the context parameter the identity is known before the callback runs.
+  calls = [];
+  const id = await db.asUser(mint(bob)).transaction(async (client, { identity }) => {
+    await client.query('SELECT 1');
+    return identity;
+  });
+  assert.equal(id, bob);
+  assert.deepEqual(calls, [
+    '[batch] SELECT dbx_oauth.set_token($1, true) AS identity',
+    'SELECT 1',
+    'COMMIT; SELECT current_user = session_user AS clean',
+  ]);
+  // A forged token: the error is the switch's (401), not the first query's.
+  calls = [];
+  const good = mint(bob);
+  const forged = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+  const e = await db.asUser(forged).transaction(async (client) => {
+    await client.query('SELECT pg_sleep(0), 1 AS ran');
+    return 'ran';
+  }).then(() => null, (err) => err);
+  assert.ok(e instanceof IdentityError && e.status === 401, `401, got ${e}`);
+  // A callback that never queries still has its token checked.
+  const e2 = await db.asUser(forged).transaction(async () => 'nothing').then(() => null, (err) => err);
+  assert.ok(e2 instanceof IdentityError && e2.status === 401, `401 without a query, got ${e2}`);
+  // The connection went back to the pool as the authenticator, outside any transaction.
+  const again = await pool.query('SELECT current_user AS usr, now() = statement_timestamp() AS fresh_tx');
+  assert.equal(again.rows[0].usr, cfg.authenticator.user);
+  assert.equal(again.rows[0].fresh_tx, true, 'no transaction left open');
+  await pool.end();
+});

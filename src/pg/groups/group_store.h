@@ -7,7 +7,7 @@
  * once under the exclusive lock; readers take the shared lock.  Members are
  * identities folded to ASCII lower case, sorted, in one string pool.
  *
- * Limits (docs/operator-guide.md, "Identity sync"): GROUP_STORE_MAX_GROUPS
+ * Limits (docs/identity-sync.md, "Limits"): GROUP_STORE_MAX_GROUPS
  * groups, GROUP_STORE_MAX_MEMBERS members per group, GROUP_STORE_POOL_BYTES
  * of identity text in total.  A group beyond a limit is never truncated: it
  * is published as "overflow", every login as that group is refused, and
@@ -30,7 +30,7 @@ extern "C" {
 #define GROUP_STORE_MAX_MEMBERS 10000
 /* Member entries over all groups (one user in many groups counts each
  * time) and their identity text: 256k entries, 8 MB (about 11 MB of shared
- * memory in all, see docs/operator-guide.md). */
+ * memory in all, see docs/identity-sync.md, "Limits"). */
 #define GROUP_STORE_MAX_ENTRIES (256 * 1024)
 #define GROUP_STORE_POOL_BYTES (8 * 1024 * 1024)
 #define GROUP_STORE_MAX_ERROR_LEN 256
