@@ -22,13 +22,34 @@ void for_each_segment(std::string_view path, Fn&& fn) {
   }
 }
 
-bool has_traversal(std::string_view path) {
-  bool found = false;
-  for_each_segment(path, [&](std::string_view seg) {
-    if (seg == "..") found = true;
-    return !found;
-  });
-  return found;
+// What one pass over a path finds.  volume_allows() checks a path per row
+// of an RLS scan, so the rules read each byte once instead of searching
+// the path again for each rule.
+struct PathScan {
+  bool nul = false;        // a NUL byte
+  bool traversal = false;  // a ".." segment
+  bool unclean = false;    // an empty or "." segment (normalize_relative has work)
+};
+
+PathScan scan_path(std::string_view path) {
+  PathScan scan;
+  const char* d = path.data();
+  const std::size_t n = path.size();
+  std::size_t seg = 0;  // start of the current segment
+  for (std::size_t i = 0; i <= n; ++i) {
+    const char c = i < n ? d[i] : '/';
+    if (c == '/') {
+      const std::size_t len = i - seg;
+      if (len == 0 || (len == 1 && d[seg] == '.'))
+        scan.unclean = true;
+      else if (len == 2 && d[seg] == '.' && d[seg + 1] == '.')
+        scan.traversal = true;
+      seg = i + 1;
+    } else if (c == '\0') {
+      scan.nul = true;
+    }
+  }
+  return scan;
 }
 
 // Relative part (no leading slash) without empty or "." segments.
@@ -95,16 +116,18 @@ PathStatus relative_volume_path(std::string_view volume_root, std::string_view p
   *relative = std::string_view();
   if (path.empty()) return PathStatus::required;
   if (path.size() > kMaxPathBytes) return PathStatus::too_long;
-  if (path.find('\0') != std::string_view::npos) return PathStatus::contains_nul;
-  if (has_traversal(path)) return PathStatus::traversal;
+  const PathScan scan = scan_path(path);
+  if (scan.nul) return PathStatus::contains_nul;
+  if (scan.traversal) return PathStatus::traversal;
 
-  std::string_view rest = path;
-  if (path.front() == '/') {
-    if (path.substr(0, volume_root.size()) != volume_root) return PathStatus::outside_volume;
-    rest = path.substr(volume_root.size());
-    if (!rest.empty() && rest.front() != '/') return PathStatus::outside_volume;  // "/Volumes/c/s/v2"
-    if (!rest.empty()) rest.remove_prefix(1);
+  if (path.front() != '/') {
+    *relative = scan.unclean ? normalize_relative(path, scratch) : path;
+    return PathStatus::ok;
   }
+  if (path.substr(0, volume_root.size()) != volume_root) return PathStatus::outside_volume;
+  std::string_view rest = path.substr(volume_root.size());
+  if (!rest.empty() && rest.front() != '/') return PathStatus::outside_volume;  // "/Volumes/c/s/v2"
+  if (!rest.empty()) rest.remove_prefix(1);
   *relative = normalize_relative(rest, scratch);
   return PathStatus::ok;
 }
