@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <utility>
@@ -118,6 +119,7 @@ class PolicyParser {
     Policy p;
     policy_ = &p;
     parse(root, "policy", 1);
+    p.compile();
     return p;
   }
 
@@ -323,7 +325,42 @@ Policy Policy::public_read() {
   Node n;
   n.kind = Kind::public_read;
   p.nodes_.push_back(std::move(n));
+  p.compile();
   return p;
+}
+
+void Policy::compile() {
+  steps_.clear();
+  // The parser adds children before parents, so the root is the last node.
+  entry_ = nodes_.empty() ? kDeny : compile_node(static_cast<std::uint32_t>(nodes_.size() - 1), kAllow, kDeny);
+}
+
+// Compiles the node so that it continues at on_true when it holds and at
+// on_false when not; returns where its evaluation starts.  Combinators
+// compile their children last to first, each child's "continue" target
+// being the next child's start.  Depth is bounded by kMaxPolicyDepth.
+std::int32_t Policy::compile_node(std::uint32_t index, std::int32_t on_true, std::int32_t on_false) {
+  const Node& n = nodes_[index];
+  switch (n.kind) {
+    case Kind::allow_all: return on_true;
+    case Kind::deny_all: return on_false;
+    case Kind::all: {
+      std::int32_t start = on_true;
+      for (std::uint32_t i = n.child_count; i-- > 0;)
+        start = compile_node(children_[n.first_child + i], start, on_false);
+      return start;
+    }
+    case Kind::any: {
+      std::int32_t start = on_false;
+      for (std::uint32_t i = n.child_count; i-- > 0;)
+        start = compile_node(children_[n.first_child + i], on_true, start);
+      return start;
+    }
+    case Kind::negate: return compile_node(children_[n.first_child], on_false, on_true);
+    default:
+      steps_.push_back(Step{index, on_true, on_false});
+      return static_cast<std::int32_t>(steps_.size() - 1);
+  }
 }
 
 bool Policy::evaluate(FileAction action, const FileResource& resource, const PolicyUser& user,
@@ -333,26 +370,19 @@ bool Policy::evaluate(FileAction action, const FileResource& resource, const Pol
   // (rather than answering false at the node) keeps {"not": {"fn": ...}}
   // from turning a missing caller into an allow.
   if (functions == nullptr && !functions_.empty()) return false;
-  // The parser adds children before parents, so the root is the last node.
-  return eval_node(static_cast<std::uint32_t>(nodes_.size() - 1), action, resource, user, functions);
+  std::int32_t at = entry_;
+  while (at >= 0) {
+    const Step& step = steps_[static_cast<std::size_t>(at)];
+    at = test_leaf(nodes_[step.node], action, resource, user, functions) ? step.on_true : step.on_false;
+  }
+  return at == kAllow;
 }
 
-bool Policy::eval_node(std::uint32_t index, FileAction action, const FileResource& resource,
-                       const PolicyUser& user, PolicyFunctionCaller* functions) const {
-  const Node& n = nodes_[index];
+// One leaf of the tree (combinators and allowAll/denyAll are compiled away).
+inline bool Policy::test_leaf(const Node& n, FileAction action, const FileResource& resource,
+                              const PolicyUser& user, PolicyFunctionCaller* functions) const {
   switch (n.kind) {
-    case Kind::allow_all: return true;
-    case Kind::deny_all: return false;
     case Kind::public_read: return is_read_action(action);
-    case Kind::all:
-      for (std::uint32_t i = 0; i < n.child_count; ++i)
-        if (!eval_node(children_[n.first_child + i], action, resource, user, functions)) return false;
-      return true;
-    case Kind::any:
-      for (std::uint32_t i = 0; i < n.child_count; ++i)
-        if (eval_node(children_[n.first_child + i], action, resource, user, functions)) return true;
-      return false;
-    case Kind::negate: return !eval_node(children_[n.first_child], action, resource, user, functions);
     case Kind::users_only: return !user.is_service_principal;
     case Kind::service_principal_only: return user.is_service_principal;
     case Kind::actions: return (n.action_mask & file_action_bit(action)) != 0;
@@ -361,16 +391,20 @@ bool Policy::eval_node(std::uint32_t index, FileAction action, const FileResourc
                                 [](std::string_view a, std::string_view b) { return a < b; });
     case Kind::path_prefix:
       return resource.path.size() >= n.text.size() &&
-             resource.path.compare(0, n.text.size(), n.text) == 0;
+             std::memcmp(resource.path.data(), n.text.data(), n.text.size()) == 0;
     case Kind::max_size: return !resource.size || *resource.size <= n.max_size;
     case Kind::owner_prefix: {
       const std::string_view id = user.id;
       const std::string_view p = resource.path;
-      if (id.empty() || p.size() < id.size() || p.compare(0, id.size(), id) != 0) return false;
+      if (id.empty() || p.size() < id.size() || std::memcmp(p.data(), id.data(), id.size()) != 0) return false;
       return p.size() == id.size() || p[id.size()] == '/';
     }
-    case Kind::function:
-      return functions->call(n.text, action, resource, user);
+    case Kind::function: return functions->call(n.text, action, resource, user);
+    case Kind::allow_all:
+    case Kind::deny_all:
+    case Kind::all:
+    case Kind::any:
+    case Kind::negate: break;  // never a step
   }
   return false;
 }

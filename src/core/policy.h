@@ -121,12 +121,32 @@ class Policy {
     std::vector<std::string> users;  // user_in
   };
 
-  bool eval_node(std::uint32_t index, FileAction action, const FileResource& resource,
-                 const PolicyUser& user, PolicyFunctionCaller* functions) const;
+  // The tree compiled to short-circuit jumps, once, after parsing: one step
+  // per leaf test, which continues at on_true or on_false; a negative target
+  // ends the evaluation (kAllow, kDeny).  Leaves are tested in the order and
+  // under the conditions the tree's left-to-right short-circuit evaluation
+  // tests them (so fn nodes are called exactly as often), without recursion:
+  // a policy runs per row in RLS, and the recursive walk cost more than the
+  // tests themselves.  Targets always point to earlier steps, so every
+  // evaluation ends.
+  struct Step {
+    std::uint32_t node;
+    std::int32_t on_true;
+    std::int32_t on_false;
+  };
+  static constexpr std::int32_t kAllow = -1;
+  static constexpr std::int32_t kDeny = -2;
 
-  std::vector<Node> nodes_;              // nodes_[0] is the root
+  void compile();
+  std::int32_t compile_node(std::uint32_t index, std::int32_t on_true, std::int32_t on_false);
+  bool test_leaf(const Node& n, FileAction action, const FileResource& resource, const PolicyUser& user,
+                 PolicyFunctionCaller* functions) const;
+
+  std::vector<Node> nodes_;              // the root is the last node
   std::vector<std::uint32_t> children_;  // node indices
   std::vector<std::string> functions_;
+  std::vector<Step> steps_;
+  std::int32_t entry_ = kDeny;
 };
 
 // Exactly one of policy / error is set.

@@ -1,6 +1,8 @@
 // Path rules for volume paths; see volume_path.h.
 #include "core/volume_path.h"
 
+#include <cstring>
+
 namespace dbx_oauth::core {
 
 namespace {
@@ -22,13 +24,29 @@ void for_each_segment(std::string_view path, Fn&& fn) {
   }
 }
 
-bool has_traversal(std::string_view path) {
-  bool found = false;
+// What the rules need to know of a path, found with one memchr for NUL and
+// one walk over its segments: volume_allows() checks a path per row of an
+// RLS scan, and walking it once per rule cost more than the walk itself.
+struct PathScan {
+  bool nul = false;        // a NUL byte
+  bool traversal = false;  // a ".." segment
+  bool unclean = false;    // an empty or "." segment (normalize_relative has work)
+};
+
+PathScan scan_path(std::string_view path) {
+  PathScan scan;
+  if (std::memchr(path.data(), '\0', path.size()) != nullptr) {
+    scan.nul = true;
+    return scan;  // reported first: the rest does not matter
+  }
   for_each_segment(path, [&](std::string_view seg) {
-    if (seg == "..") found = true;
-    return !found;
+    if (seg.empty() || seg == ".")
+      scan.unclean = true;
+    else if (seg == "..")
+      scan.traversal = true;
+    return !scan.traversal;
   });
-  return found;
+  return scan;
 }
 
 // Relative part (no leading slash) without empty or "." segments.
@@ -95,16 +113,18 @@ PathStatus relative_volume_path(std::string_view volume_root, std::string_view p
   *relative = std::string_view();
   if (path.empty()) return PathStatus::required;
   if (path.size() > kMaxPathBytes) return PathStatus::too_long;
-  if (path.find('\0') != std::string_view::npos) return PathStatus::contains_nul;
-  if (has_traversal(path)) return PathStatus::traversal;
+  const PathScan scan = scan_path(path);
+  if (scan.nul) return PathStatus::contains_nul;
+  if (scan.traversal) return PathStatus::traversal;
 
-  std::string_view rest = path;
-  if (path.front() == '/') {
-    if (path.substr(0, volume_root.size()) != volume_root) return PathStatus::outside_volume;
-    rest = path.substr(volume_root.size());
-    if (!rest.empty() && rest.front() != '/') return PathStatus::outside_volume;  // "/Volumes/c/s/v2"
-    if (!rest.empty()) rest.remove_prefix(1);
+  if (path.front() != '/') {
+    *relative = scan.unclean ? normalize_relative(path, scratch) : path;
+    return PathStatus::ok;
   }
+  if (path.substr(0, volume_root.size()) != volume_root) return PathStatus::outside_volume;
+  std::string_view rest = path.substr(volume_root.size());
+  if (!rest.empty() && rest.front() != '/') return PathStatus::outside_volume;  // "/Volumes/c/s/v2"
+  if (!rest.empty()) rest.remove_prefix(1);
   *relative = normalize_relative(rest, scratch);
   return PathStatus::ok;
 }

@@ -274,6 +274,51 @@ TEST(PolicyCombinators, ShortCircuit) {
   EXPECT_EQ(order.functions(), (std::vector<std::string>{"app.a", "app.b", "app.c"}));
 }
 
+namespace {
+
+// The tree semantics, written directly (recursive, left to right, short
+// circuit) to check the compiled evaluation against: same result, same calls.
+bool reference_eval(const nlohmann::json& p, FakeFunctions* fns) {
+  const std::string& key = p.begin().key();
+  const nlohmann::json& val = p.begin().value();
+  if (key == "allowAll") return true;
+  if (key == "denyAll") return false;
+  if (key == "not") return !reference_eval(val, fns);
+  if (key == "fn")
+    return fns->call(val.get<std::string>(), FileAction::read, FileResource{"x", "uploads", std::nullopt}, kAlice);
+  for (const auto& child : val) {
+    bool r = reference_eval(child, fns);
+    if (key == "all" && !r) return false;
+    if (key == "any" && r) return true;
+  }
+  return key == "all";
+}
+
+}  // namespace
+
+TEST(PolicyCombinators, CompiledEvaluationFollowsTheTree) {
+  const char* policies[] = {
+      R"({"all":[{"fn":"app.a"},{"any":[{"fn":"app.b"},{"not":{"fn":"app.c"}}]}]})",
+      R"({"any":[{"not":{"all":[{"fn":"app.a"},{"fn":"app.b"}]}},{"fn":"app.c"}]})",
+      R"({"not":{"any":[{"all":[{"fn":"app.a"},{"allowAll":true}]},{"denyAll":true},{"fn":"app.b"}]}})",
+      R"({"all":[{"any":[{"fn":"app.a"},{"fn":"app.b"}]},{"any":[{"not":{"fn":"app.c"}},{"fn":"app.a"}]}]})",
+      R"({"any":[{"all":[{"not":{"not":{"fn":"app.a"}}},{"fn":"app.b"}]},{"all":[{"fn":"app.c"},{"not":{"allowAll":true}}]}]})",
+      R"({"not":{"fn":"app.a"}})",
+      R"({"all":[{"allowAll":true},{"not":{"denyAll":true}}]})",
+  };
+  for (const char* text : policies) {
+    Policy p = parse_ok(text);
+    for (int bits = 0; bits < 8; ++bits) {
+      FakeFunctions compiled, reference;
+      compiled.answers = reference.answers = {{"app.a", (bits & 1) != 0}, {"app.b", (bits & 2) != 0},
+                                              {"app.c", (bits & 4) != 0}};
+      bool want = reference_eval(nlohmann::json::parse(text), &reference);
+      EXPECT_EQ(eval(p, FileAction::read, "x", kAlice, std::nullopt, &compiled), want) << text << " bits " << bits;
+      EXPECT_EQ(compiled.calls, reference.calls) << text << " bits " << bits;
+    }
+  }
+}
+
 TEST(PolicyCombinators, TypicalAppKitPolicies) {
   // policy.any(policy.publicRead(), (a, r, u) => !u.isServicePrincipal && r.path.startsWith(`${u.id}/`))
   Policy home = parse_ok(

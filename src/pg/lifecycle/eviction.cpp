@@ -1,14 +1,19 @@
 /*
- * eviction.cpp — one snapshot of backend states, the eviction rules applied
- * to it, and the signals.
+ * eviction.cpp — one pass over the OAuth login sessions, the eviction rules
+ * applied to it, and the signals.
  *
- * The snapshot joins PostgreSQL's backend status (state, state change,
- * start time, transaction id) with the session registry (OAuth identity,
- * token expiry) by pid.  Cost is linear in max_connections and involves no
- * catalog access, so the session worker can run it every second.  The
- * decisions are made by the core (src/core/eviction_rules.h) over plain
- * copies; revocation lookups, signalling and logging stay here, outside any
- * C++ scope, because they may ereport.
+ * The pass reads only the session registry (session_registry_scan_logins):
+ * per OAuth login its pid, token expiry and the backend's live state, read
+ * in place from that backend's own status entry.  It takes no snapshot of
+ * every backend's status and joins nothing, so its cost is one walk of a
+ * small dense array plus one status read per OAuth session, with no catalog
+ * access; the session worker runs it every second.  Only connection
+ * pressure needs the count of every client backend, and only when the
+ * proc array's count (an upper bound) is over the threshold is the exact
+ * count taken from PostgreSQL's backend status.  The decisions are made by
+ * the core (src/core/eviction_rules.h) over plain copies; revocation
+ * lookups, signalling and logging stay here, outside any C++ scope, because
+ * they may ereport.
  */
 #include "core/eviction_rules.h"
 #include "pg/lifecycle/eviction.h"
@@ -41,17 +46,7 @@ using dbx_oauth::pg::raise_pg_error;
 namespace {
 
 struct Candidate {
-    int pid;
-    BackendId backend_id;
-    char identity[SESSION_IDENTITY_MAX];
-    BackendState state;
-    TimestampTz state_since;
-    TimestampTz started;
-    TimestampTz token_expires_at;
-    bool has_xid;
-    bool has_iat;
-    int64 iat;
-    char token_key[SESSION_TOKEN_KEY_MAX];
+    LoginActivity a;
     bool revoked; /* the revocation verdict, looked up before the rules run */
     bool ended;   /* terminated by a rule in this pass: not a pressure candidate */
 };
@@ -59,66 +54,48 @@ struct Candidate {
 struct SessionTable {
     Candidate *oauth; /* OAuth login sessions */
     int oauth_count;
-    int client_backends; /* every client backend, OAuth or not */
 };
 
-/* The registry's OAuth logins, by pid, joined with backend status. */
+/* The registry's OAuth logins with their backends' state, in one pass. */
 SessionTable take_snapshot() {
-    SessionTable snap = {nullptr, 0, 0};
+    SessionTable snap = {nullptr, 0};
     int slots = session_registry_slot_count();
-    SessionSnapshot *logins = static_cast<SessionSnapshot *>(palloc0(sizeof(SessionSnapshot) * (slots + 1)));
-    int login_count = 0;
-    for (int id = 1; id <= slots; id++) {
-        SessionSnapshot s;
-        if (session_registry_read(id, &s) && s.login_oauth)
-            logins[login_count++] = s;
-    }
-
-    pgstat_clear_backend_activity_snapshot();
-    int n = pgstat_fetch_stat_numbackends();
-    snap.oauth = static_cast<Candidate *>(palloc0(sizeof(Candidate) * (login_count + 1)));
-    for (int i = 1; i <= n; i++) {
-        LocalPgBackendStatus *local = dbx_local_beentry_by_index(i);
-        if (local == nullptr)
-            continue;
-        PgBackendStatus *be = &local->backendStatus;
-        if (be->st_backendType != B_BACKEND)
-            continue;
-        snap.client_backends++;
-        for (int j = 0; j < login_count; j++) {
-            if (logins[j].pid != be->st_procpid)
-                continue;
-            Candidate &c = snap.oauth[snap.oauth_count++];
-            c.pid = be->st_procpid;
-            c.backend_id = logins[j].backend_id;
-            strlcpy(c.identity, logins[j].login_identity, sizeof c.identity);
-            c.state = be->st_state;
-            c.state_since = be->st_state_start_timestamp;
-            c.started = be->st_proc_start_timestamp;
-            c.token_expires_at = logins[j].login_expires_at;
-            c.has_xid = TransactionIdIsValid(local->backend_xid);
-            c.has_iat = logins[j].login_has_iat;
-            c.iat = logins[j].login_iat;
-            strlcpy(c.token_key, logins[j].login_token_key, sizeof c.token_key);
-            break;
-        }
-    }
+    LoginActivity *logins = static_cast<LoginActivity *>(palloc(sizeof(LoginActivity) * (slots + 1)));
+    int n = session_registry_scan_logins(logins);
+    snap.oauth = static_cast<Candidate *>(palloc0(sizeof(Candidate) * (n + 1)));
+    for (int i = 0; i < n; i++)
+        snap.oauth[i].a = logins[i];
+    snap.oauth_count = n;
     pfree(logins);
     return snap;
 }
 
+/* Every client backend, OAuth or not, from PostgreSQL's backend status. */
+int count_client_backends() {
+    pgstat_clear_backend_activity_snapshot();
+    int n = pgstat_fetch_stat_numbackends();
+    int count = 0;
+    for (int i = 1; i <= n; i++) {
+        LocalPgBackendStatus *local = dbx_local_beentry_by_index(i);
+        if (local != nullptr && local->backendStatus.st_backendType == B_BACKEND)
+            count++;
+    }
+    return count;
+}
+
 /* Marks the backend with the reason, then signals it; false if it is gone. */
 bool terminate(const Candidate &c, EvictReason reason) {
-    PGPROC *proc = BackendPidGetProc(c.pid);
+    PGPROC *proc = BackendPidGetProc(c.a.pid);
     if (proc == nullptr)
         return false;
-    if (!session_registry_mark_evicted(c.backend_id, c.pid, reason))
+    char identity[SESSION_IDENTITY_MAX];
+    if (!session_registry_mark_evicted(c.a.backend_id, c.a.pid, reason, identity))
         return false;
-    if (kill(c.pid, SIGTERM) != 0)
+    if (kill(c.a.pid, SIGTERM) != 0)
         return false;
     stats_count_eviction(reason);
-    ereport(LOG, (errmsg("dbx_oauth: terminating session pid=%d identity=\"%s\" reason=%s", c.pid,
-                         c.identity, evict_reason_name(reason))));
+    ereport(LOG, (errmsg("dbx_oauth: terminating session pid=%d identity=\"%s\" reason=%s", c.a.pid,
+                         identity, evict_reason_name(reason))));
     return true;
 }
 
@@ -145,12 +122,12 @@ std::vector<core::SessionRecord> session_records(const SessionTable &snap) {
     for (int i = 0; i < snap.oauth_count; i++) {
         const Candidate &c = snap.oauth[i];
         core::SessionRecord &r = records[i];
-        r.pid = c.pid;
-        r.state = session_state(c.state);
-        r.state_since = c.state_since;
-        r.started = c.started;
-        r.token_expires_at = c.token_expires_at;
-        r.has_xid = c.has_xid;
+        r.pid = c.a.pid;
+        r.state = session_state(c.a.state);
+        r.state_since = c.a.state_since;
+        r.started = c.a.started;
+        r.token_expires_at = c.a.token_expires_at;
+        r.has_xid = c.a.has_xid;
         r.revoked = c.revoked;
     }
     return records;
@@ -192,13 +169,13 @@ void plan_rules(const SessionTable &snap, TimestampTz now, EvictReason *reasons)
 }
 
 /* Pressure candidates, longest idle first, into order[]; returns how many must go. */
-int plan_pressure(const SessionTable &snap, int *order, int *order_count) {
+int plan_pressure(const SessionTable &snap, int client_backends, int *order, int *order_count) {
     std::vector<size_t> ended;
     for (int i = 0; i < snap.oauth_count; i++)
         if (snap.oauth[i].ended)
             ended.push_back(i);
     core::PressurePlan plan = core::pressure_evictions(
-        session_records(snap), eviction_settings(), snap.client_backends, MaxConnections, ended);
+        session_records(snap), eviction_settings(), client_backends, MaxConnections, ended);
     *order_count = 0;
     for (size_t i : plan.candidates)
         order[(*order_count)++] = static_cast<int>(i);
@@ -212,18 +189,42 @@ int plan_pressure(const SessionTable &snap, int *order, int *order_count) {
  * candidate that is already gone does not count: the next one goes instead.
  */
 int relieve_pressure(const SessionTable &snap) {
+    if (dbx_oauth_evict_idle_above <= 0 || snap.oauth_count == 0)
+        return 0;
     int *order = static_cast<int *>(palloc0(sizeof(int) * (snap.oauth_count + 1)));
     int order_count = 0;
     int needed = 0;
+    /*
+     * Every client backend is in the proc array (and leaves it only after
+     * its status entry is cleared), so the proc array's count of
+     * non-worker processes bounds the client backends from above; the
+     * number that must go only grows with it.  Under the threshold with the
+     * bound, nothing must go with the exact count either.
+     */
+    int bound = CountDBConnections(InvalidOid);
     PgError err;
-    if (!cpp_call(&err, [&] { needed = plan_pressure(snap, order, &order_count); }))
+    if (!cpp_call(&err, [&] { needed = plan_pressure(snap, bound, order, &order_count); }))
         raise_pg_error(&err);
+    if (needed > 0) {
+        int client_backends = count_client_backends();
+        if (!cpp_call(&err, [&] { needed = plan_pressure(snap, client_backends, order, &order_count); }))
+            raise_pg_error(&err);
+    }
     int evicted = 0;
     for (int k = 0; k < order_count && evicted < needed; k++)
         if (terminate(snap.oauth[order[k]], EVICT_PRESSURE))
             evicted++;
     pfree(order);
     return evicted;
+}
+
+/* The revocation verdict for the session's login token (its slot, read by pid). */
+bool login_revoked(const LoginActivity &a) {
+    SessionSnapshot s;
+    if (!session_registry_read(a.backend_id, &s) || s.pid != a.pid || !s.login_oauth)
+        return false; /* gone since the pass */
+    return revocation_check(s.login_identity, s.login_has_iat, s.login_iat, s.login_token_key, nullptr) ==
+           REVOCATION_REVOKED;
 }
 
 }  // namespace
@@ -233,9 +234,7 @@ int eviction_scan(TimestampTz now) {
     /* A revoked identity or token ends at once (docs/security-model.md, "Revocation"). */
     for (int i = 0; i < snap.oauth_count; i++) {
         Candidate &c = snap.oauth[i];
-        c.revoked = revocation_ready() &&
-                    revocation_check(c.identity, c.has_iat, c.iat, c.token_key, nullptr) ==
-                        REVOCATION_REVOKED;
+        c.revoked = revocation_ready() && login_revoked(c.a);
     }
     EvictReason *reasons =
         static_cast<EvictReason *>(palloc0(sizeof(EvictReason) * (snap.oauth_count + 1)));

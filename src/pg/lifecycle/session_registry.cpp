@@ -4,11 +4,23 @@
  * A backend writes only its own slot; readers copy a slot under the
  * registry lock.  Writes happen at login and at each set_token, reads when
  * the sessions view or the worker scans, so one LWLock is enough.
+ *
+ * Eviction reads a second, dense array: per slot, the OAuth login's pid,
+ * token expiry and where that backend's own PgBackendStatus and PGPROC
+ * live.  A scan walks it once under the shared lock and reads each live
+ * session's state in place (the status entry's changecount protocol), so
+ * it neither copies the 2 KB slots nor takes PostgreSQL's snapshot of
+ * every backend's status and joins the two.  The entry is cleared in a
+ * before_shmem_exit callback, which runs before PostgreSQL clears the
+ * backend's status entry and leaves the proc array, and needs the
+ * exclusive lock: while a scan holds the lock, every pointer it reads
+ * still belongs to that pid (checked again against the entry itself).
  */
 #include "pg/lifecycle/session_registry.h"
 
 extern "C" {
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -35,13 +47,26 @@ struct Slot {
     char login_fingerprint[SESSION_FINGERPRINT_LEN];
 };
 
+/* The eviction view of one slot; pid 0: no OAuth login there. */
+struct LoginEntry {
+    int pid;
+    TimestampTz expires_at;
+    volatile PgBackendStatus *status; /* the backend's MyBEEntry */
+    volatile PGPROC *proc;            /* the backend's MyProc */
+};
+
 struct Registry {
     LWLock *lock;
     int slot_count;
+    LoginEntry *logins; /* slot_count entries, after the slots */
     Slot slots[FLEXIBLE_ARRAY_MEMBER];
 };
 
 Registry *registry = nullptr;
+
+Size slots_size(int count) {
+    return MAXALIGN(add_size(offsetof(Registry, slots), mul_size(count, sizeof(Slot))));
+}
 bool exit_callback_registered = false;
 constexpr const char *kTranche = "dbx_oauth_sessions";
 
@@ -57,6 +82,7 @@ void clear_own_slot(int, Datum) {
         return;
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     memset(slot, 0, sizeof(*slot));
+    memset(&registry->logins[MyBackendId - 1], 0, sizeof(LoginEntry));
     LWLockRelease(registry->lock);
 }
 
@@ -106,7 +132,7 @@ void publish_effective(Slot *slot) {
 }  // namespace
 
 Size session_registry_shmem_size(void) {
-    return MAXALIGN(add_size(offsetof(Registry, slots), mul_size(MaxBackends, sizeof(Slot))));
+    return MAXALIGN(add_size(slots_size(MaxBackends), mul_size(MaxBackends, sizeof(LoginEntry))));
 }
 
 void session_registry_shmem_request(void) {
@@ -122,6 +148,8 @@ void session_registry_shmem_startup(void) {
         memset(registry, 0, session_registry_shmem_size());
         registry->lock = &(GetNamedLWLockTranche(kTranche))->lock;
         registry->slot_count = MaxBackends;
+        registry->logins = reinterpret_cast<LoginEntry *>(reinterpret_cast<char *>(registry) +
+                                                          slots_size(MaxBackends));
     }
 }
 
@@ -143,6 +171,11 @@ void session_registry_set_login(const char *identity, const char *identity_type,
     strlcpy(slot->login_fingerprint, fingerprint, sizeof slot->login_fingerprint);
     slot->s.login_expires_at = expires_at;
     publish_effective(slot);
+    LoginEntry *login = &registry->logins[MyBackendId - 1];
+    login->pid = MyProcPid;
+    login->expires_at = expires_at;
+    login->status = MyBEEntry;
+    login->proc = MyProc;
     LWLockRelease(registry->lock);
 }
 
@@ -197,14 +230,62 @@ bool session_registry_read(BackendId backend_id, SessionSnapshot *out) {
     return present;
 }
 
-bool session_registry_mark_evicted(BackendId backend_id, int pid, EvictReason reason) {
+/*
+ * Reads the backend's state from its own status entry, as
+ * pgstat_read_current_status() does for every entry.  False when the entry
+ * is not (or no longer) that pid's: still authenticating, or gone.
+ */
+static bool read_login_activity(const LoginEntry &login, BackendId backend_id, LoginActivity *out) {
+    volatile PgBackendStatus *be = login.status;
+    if (be == nullptr || login.proc == nullptr)
+        return false;
+    BackendType type;
+    for (;;) {
+        int before, after;
+        pgstat_begin_read_activity(be, before);
+        type = be->st_backendType;
+        out->pid = be->st_procpid;
+        out->state = be->st_state;
+        out->state_since = be->st_state_start_timestamp;
+        out->started = be->st_proc_start_timestamp;
+        pgstat_end_read_activity(be, after);
+        if (pgstat_read_activity_complete(before, after))
+            break;
+        /* the backend is between the two increments of a short critical section */
+        pg_spin_delay();
+    }
+    if (out->pid != login.pid || type != B_BACKEND)
+        return false; /* a walsender is not a client session, as in pg_stat_activity's view */
+    out->backend_id = backend_id;
+    out->token_expires_at = login.expires_at;
+    TransactionId xid = login.proc->xid; /* one aligned word, as GetSnapshotData reads it */
+    out->has_xid = TransactionIdIsValid(xid);
+    return true;
+}
+
+int session_registry_scan_logins(LoginActivity *out) {
+    if (registry == nullptr)
+        return 0;
+    int count = 0;
+    LWLockAcquire(registry->lock, LW_SHARED);
+    const LoginEntry *logins = registry->logins;
+    for (int i = 0; i < registry->slot_count; i++)
+        if (logins[i].pid != 0 && read_login_activity(logins[i], i + 1, &out[count]))
+            count++;
+    LWLockRelease(registry->lock);
+    return count;
+}
+
+bool session_registry_mark_evicted(BackendId backend_id, int pid, EvictReason reason, char *identity) {
     if (registry == nullptr || backend_id < 1 || backend_id > registry->slot_count)
         return false;
     Slot *slot = &registry->slots[backend_id - 1];
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     bool ok = slot->in_use && slot->s.pid == pid;
-    if (ok)
+    if (ok) {
         slot->s.evict_reason = reason;
+        strlcpy(identity, slot->s.login_identity, SESSION_IDENTITY_MAX);
+    }
     LWLockRelease(registry->lock);
     return ok;
 }

@@ -12,6 +12,7 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "utils/backend_status.h" /* BackendState */
 }
 
 #include "pg/common/compat.h" /* BackendId */
@@ -82,8 +83,34 @@ bool session_registry_read(BackendId backend_id, SessionSnapshot *out);
 /* Number of slots (MaxBackends); slot ids are 1..count. */
 int session_registry_slot_count(void);
 
-/* Marks why the worker is about to terminate that backend (pid must match). */
-bool session_registry_mark_evicted(BackendId backend_id, int pid, EvictReason reason);
+/*
+ * What the eviction rules need of one OAuth login session: its registry
+ * entry plus the live state PostgreSQL keeps for that backend (state, its
+ * start, backend start, transaction id), read in place.
+ */
+struct LoginActivity {
+    int pid;
+    BackendId backend_id;
+    BackendState state;
+    TimestampTz state_since;
+    TimestampTz started;
+    TimestampTz token_expires_at; /* of the login token; 0: unknown */
+    bool has_xid;
+};
+
+/*
+ * One pass over the registry: every OAuth login session whose backend has
+ * reported its status, in backend-id order, into out[] (room for
+ * session_registry_slot_count() entries); returns how many.  No snapshot of
+ * every backend's status is taken, and no slot is copied whole.
+ */
+int session_registry_scan_logins(LoginActivity *out);
+
+/*
+ * Marks why the worker is about to terminate that backend (pid must match)
+ * and copies its login identity into identity (SESSION_IDENTITY_MAX bytes).
+ */
+bool session_registry_mark_evicted(BackendId backend_id, int pid, EvictReason reason, char *identity);
 
 /* The reason recorded for this backend, EVICT_NONE when none. */
 EvictReason session_registry_own_evict_reason(void);

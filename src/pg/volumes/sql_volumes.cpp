@@ -7,8 +7,16 @@
  * volume_allows() is meant for RLS policies and runs per row, so its fast
  * path does no catalog lookup and no JSON work: the volume row and its parsed
  * policy come from the backend cache (volume_cache.h, which also keeps the
- * one cached role name), the last volume looked up is remembered per call
- * site (fn_extra), and path checks work on views of the argument text.
+ * one cached role name), and path checks work on views of the argument text.
+ * Per call site (fn_extra) it remembers what is the same on every row: the
+ * volume of the key (or that there is none), the action's enum value, and a
+ * copy of the session identity.  Each memo is tagged with what it was made
+ * from and is used only while that still holds: the volume cache's
+ * generation (bumped at every reload, which the relcache invalidation of a
+ * change to dbx_oauth.volumes or files_settings triggers) and the effective
+ * identity's version (bumped whenever set_token, reset_token or a role
+ * change gives the session another identity).  Nothing decided for one row
+ * is reused for another: the path rules and the policy run per row.
  */
 #include "core/file_action.h"
 #include "core/policy.h"
@@ -69,16 +77,22 @@ struct FnSlot {
 
 struct CallSite {
     MemoryContext mcxt;
-    /* last volume looked up */
-    uint64_t volume_generation;
+    /* last volume looked up (nullptr: not configured), for volume_generation */
+    uint64_t volume_generation; /* 0: none yet (the cache's generations start at 1) */
     const VolumeEntry *volume;
     char *volume_key;
-    int volume_key_len;
+    size_t volume_key_len;
+    /* last action enum value and its FileAction, for action_generation */
+    uint64_t action_generation;
+    Oid action_oid;
+    core::FileAction action;
     /* last policy parsed (eval_policy); owned, released by a reset callback */
     std::shared_ptr<const core::Policy> *policy;
     char *policy_bytes;
     Size policy_len;
-    /* session identity copy */
+    /* session identity copy, of EffectiveIdentity::version identity_version */
+    uint64_t identity_version; /* 0: none (versions start at 2) */
+    bool identity_sp;
     char *identity;
     int identity_len;
     int identity_cap;
@@ -144,34 +158,47 @@ std::string_view text_view(const text *t) {
     return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
-/* Volume lookup with a per-call-site memo (C++ scope). */
-const VolumeEntry &find_volume(CallSite *site, std::string_view key) {
+/*
+ * The volume of key, or nullptr when it is not configured, with a
+ * per-call-site memo valid for one cache generation (C++ scope).  Entries
+ * stay valid until the next reload, which changes the generation.
+ */
+const VolumeEntry *lookup_volume(CallSite *site, std::string_view key) {
     volume_cache_refresh();
-    if (site->volume != nullptr && site->volume_generation == volume_cache_generation() &&
-        static_cast<size_t>(site->volume_key_len) == key.size() &&
+    uint64_t generation = volume_cache_generation();
+    if (site->volume_generation == generation && site->volume_key_len == key.size() &&
         memcmp(site->volume_key, key.data(), key.size()) == 0)
-        return *site->volume;
-    const VolumeEntry &v = volume_cache_get(key);
-    pg_call([&] {
-        if (site->volume_key != nullptr)
-            pfree(site->volume_key);
-        site->volume_key = static_cast<char *>(MemoryContextAlloc(site->mcxt, key.size() + 1));
-    });
+        return site->volume;
+    const VolumeEntry *v = volume_cache_find(key);
+    site->volume_generation = 0; /* no memo until the key is copied */
+    if (site->volume_key == nullptr || site->volume_key_len < key.size())
+        pg_call([&] {
+            if (site->volume_key != nullptr)
+                pfree(site->volume_key);
+            site->volume_key = static_cast<char *>(MemoryContextAlloc(site->mcxt, key.size() + 1));
+        });
     memcpy(site->volume_key, key.data(), key.size());
-    site->volume_key_len = static_cast<int>(key.size());
-    site->volume = &v;
-    site->volume_generation = volume_cache_generation();
+    site->volume_key_len = key.size();
+    site->volume = v;
+    site->volume_generation = generation;
     return v;
 }
 
-/* Is the volume configured?  Without the 42704 that find_volume() raises. */
-bool volume_configured(CallSite *site, std::string_view key) {
-    volume_cache_refresh();
-    if (site->volume != nullptr && site->volume_generation == volume_cache_generation() &&
-        static_cast<size_t>(site->volume_key_len) == key.size() &&
-        memcmp(site->volume_key, key.data(), key.size()) == 0)
-        return true;
-    return volume_cache_find(key) != nullptr;
+/* Same, but raises 42704 for a volume that is not configured. */
+const VolumeEntry &find_volume(CallSite *site, std::string_view key) {
+    const VolumeEntry *v = lookup_volume(site, key);
+    return v != nullptr ? *v : volume_cache_get(key); /* volume_cache_get throws */
+}
+
+/* The action of an enum value, memoized per call site for one cache generation. */
+core::FileAction site_action(CallSite *site, Oid value) {
+    uint64_t generation = volume_cache_generation();
+    if (site->action_generation != generation || site->action_oid != value) {
+        site->action = file_action_from_oid(value); /* throws for an unknown value */
+        site->action_oid = value;
+        site->action_generation = generation;
+    }
+    return site->action;
 }
 
 const core::Policy &volume_policy(const VolumeEntry &v) {
@@ -185,13 +212,16 @@ const core::Policy &volume_policy(const VolumeEntry &v) {
 /*
  * The session's OAuth identity.  Called from the entry point before the C++
  * body, with no C++ object alive: a PostgreSQL error may unwind through it,
- * C++ exceptions are caught by cpp_call.  Cheap when the identity is
- * unchanged (no PG_TRY per row).
+ * C++ exceptions are caught by cpp_call.  Per row, while the identity is
+ * unchanged, only the noexcept check of the cached one runs.
  */
-const EffectiveIdentity *fetch_session_identity(PgError *err) {
+const EffectiveIdentity *fetch_session_identity() {
     const EffectiveIdentity *e = nullptr;
-    if (!cpp_call(err, [&] { e = session_identity_effective(); }))
-        raise_pg_error(err);
+    if (session_identity_effective_cached(&e))
+        return e;
+    PgError err;
+    if (!cpp_call(&err, [&] { e = session_identity_effective(); }))
+        raise_pg_error(&err);
     return e;
 }
 
@@ -201,7 +231,10 @@ const EffectiveIdentity *fetch_session_identity(PgError *err) {
  * identity (any pool role can SET ROLE to a user's role), so callers deny.
  */
 core::PolicyUser session_policy_user(CallSite *site, const EffectiveIdentity *e) {
+    if (site->identity_version == e->version)
+        return core::PolicyUser{std::string_view(site->identity, site->identity_len), site->identity_sp};
     const std::string &id = e->identity;
+    site->identity_version = 0; /* until the copy is complete */
     if (site->identity_cap < static_cast<int>(id.size()) + 1) {
         pg_call([&] {
             if (site->identity != nullptr)
@@ -212,8 +245,9 @@ core::PolicyUser session_policy_user(CallSite *site, const EffectiveIdentity *e)
     }
     memcpy(site->identity, id.data(), id.size());
     site->identity_len = static_cast<int>(id.size());
-    return core::PolicyUser{std::string_view(site->identity, site->identity_len),
-                            e->type == core::IdentityType::service_principal};
+    site->identity_sp = e->type == core::IdentityType::service_principal;
+    site->identity_version = e->version;
+    return core::PolicyUser{std::string_view(site->identity, site->identity_len), site->identity_sp};
 }
 
 /* ------------------------------------------------------------------------
@@ -385,10 +419,11 @@ void enforce_size(const VolumeEntry &v, core::FileAction action, int64_t size) {
  */
 bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
     CallSite *site = a.site;
+    const VolumeEntry *found = lookup_volume(site, a.key);
     /* volume_allows is for RLS: an unknown volume hides the row instead of failing the scan */
-    if (!enforce && !volume_configured(site, a.key))
+    if (found == nullptr && !enforce)
         return false;
-    const VolumeEntry &v = find_volume(site, a.key);
+    const VolumeEntry &v = found != nullptr ? *found : volume_cache_get(a.key); /* throws 42704 */
     const core::Policy &policy = volume_policy(v); /* raises for a stored policy that does not parse */
     /* A policy function may run SQL that reloads the volume cache: then hold
      * the policy, and copy the limits needed after evaluation.  Without fn
@@ -396,7 +431,7 @@ bool decide_access(const AccessArgs &a, bool enforce, std::string *resolved) {
     std::shared_ptr<const core::Policy> hold;
     if (!policy.functions().empty())
         hold = v.policy;
-    core::FileAction action = file_action_from_oid(a.action);
+    core::FileAction action = site_action(site, a.action);
 
     std::string scratch;
     std::string_view relative;
@@ -451,11 +486,9 @@ AccessArgs read_access_args(FunctionCallInfo fcinfo) {
     a.path = text_view(path);
     if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
         a.size = PG_GETARG_INT64(3);
-    a.as_user = read_user_arg(fcinfo, a.site, 4);
-    if (!a.as_user.present) {
-        PgError err;
-        a.session = fetch_session_identity(&err);
-    }
+    a.as_user = read_user_arg(fcinfo, a.site, 4); /* NULL (the default): nothing deformed */
+    if (!a.as_user.present)
+        a.session = fetch_session_identity();
     return a;
 }
 
