@@ -1,15 +1,21 @@
 // Per-backend cache of successful validations.
 //
 // Pooled clients present the same token many times (set_token per
-// transaction); verifying an RSA signature each time is wasted work.  The
-// cache is keyed by SHA-256 of the token, so the token itself is never
-// stored, and entries are tied to a generation the caller bumps whenever
-// keys or settings change, so a revoked key or tightened setting can never
-// be bypassed through the cache.
+// transaction); verifying an RSA signature each time is wasted work.  Each
+// entry holds a copy of the token it was validated for, and a lookup hits
+// only on an exact byte-for-byte match with that copy: the fast
+// non-cryptographic hash merely picks the bucket, so two different tokens
+// sharing a hash can never share a result.  (A SHA-256 key was the single
+// largest cost of a cache hit.)  Holding the copy is safe because the cache
+// lives in backend-local memory only, never in shared memory, and is never
+// logged; the backend already holds the same token in its session identity,
+// and evicted or cleared copies are wiped before their memory is freed.
+// Entries are tied to a generation the caller bumps whenever keys or
+// settings change, so a revoked key or tightened setting can never be
+// bypassed through the cache.
 #pragma once
 #include "core/no_postgres.h"
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -23,7 +29,14 @@ namespace dbx_oauth::core {
 
 class TokenCache {
  public:
-  explicit TokenCache(std::size_t capacity = 256);
+  // Bucket hash over the token bytes.  Tests pass a degenerate one to force
+  // different tokens into one bucket; production uses the default.
+  using HashFn = std::size_t (*)(std::string_view);
+
+  explicit TokenCache(std::size_t capacity = 256, HashFn hash = default_hash);
+  ~TokenCache();
+  TokenCache(const TokenCache&) = delete;
+  TokenCache& operator=(const TokenCache&) = delete;
 
   // The cached result for token if it was inserted with this generation and
   // has not expired (now >= exp drops it; no skew, the cache never extends
@@ -39,21 +52,28 @@ class TokenCache {
   std::size_t size() const { return index_.size(); }
   std::size_t capacity() const { return capacity_; }
 
- private:
-  using Digest = std::string;  // 32 raw bytes of SHA-256
+  static std::size_t default_hash(std::string_view token);
 
+ private:
   struct Entry {
-    Digest digest;
+    std::string token_text;  // exact key; the index's string_view points here
     uint64_t generation;
     VerifiedToken token;
   };
   using Lru = std::list<Entry>;  // front = most recently used
 
-  static Digest digest_of(std::string_view token);
+  struct Hasher {
+    HashFn fn;
+    std::size_t operator()(std::string_view s) const { return fn(s); }
+  };
+
+  void erase(Lru::iterator entry);
 
   std::size_t capacity_;
   Lru lru_;
-  std::unordered_map<Digest, Lru::iterator> index_;
+  // Keys view the token_text of their list node (list nodes never move);
+  // equality is std::string_view's exact byte comparison.
+  std::unordered_map<std::string_view, Lru::iterator, Hasher> index_;
 };
 
 }  // namespace dbx_oauth::core

@@ -96,3 +96,61 @@ TEST(TokenCache, KeyIsTheWholeToken) {
   EXPECT_EQ(cache.find("aaa.bbb.ccd", 1, kNow), nullptr);
   EXPECT_NE(cache.find("aaa.bbb.ccc", 1, kNow), nullptr);
 }
+
+namespace {
+// Every token lands in one bucket: only the exact comparison tells them apart.
+std::size_t one_bucket(std::string_view) { return 42; }
+}  // namespace
+
+TEST(TokenCache, SameHashDifferentTokensNeverMatch) {
+  TokenCache cache(8, one_bucket);
+  cache.insert("token-a", verified("alice@example.com"), 1);
+  EXPECT_EQ(cache.find("token-b", 1, kNow), nullptr);
+  EXPECT_EQ(cache.find("token-", 1, kNow), nullptr);
+  EXPECT_EQ(cache.find("token-aa", 1, kNow), nullptr);
+  EXPECT_EQ(cache.find(std::string("token-a\0", 8), 1, kNow), nullptr);
+  cache.insert("token-b", verified("bob@example.com"), 1);
+  EXPECT_EQ(cache.size(), 2u);
+  const VerifiedToken* a = cache.find("token-a", 1, kNow);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->identity, "alice@example.com");
+  const VerifiedToken* b = cache.find("token-b", 1, kNow);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->identity, "bob@example.com");
+}
+
+TEST(TokenCache, SameHashGenerationAndExpiryDropOnlyTheirEntry) {
+  TokenCache cache(8, one_bucket);
+  cache.insert("token-a", verified("alice@example.com", kNow + 10), 1);
+  cache.insert("token-b", verified("bob@example.com"), 2);
+  EXPECT_EQ(cache.find("token-b", 1, kNow), nullptr);  // generation mismatch drops b
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_NE(cache.find("token-a", 1, kNow), nullptr);
+  EXPECT_EQ(cache.find("token-a", 1, kNow + 10), nullptr);  // now >= exp drops a
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(TokenCache, SameHashLruEvictionKeepsTheRightEntries) {
+  TokenCache cache(2, one_bucket);
+  cache.insert("t1", verified("u1"), 1);
+  cache.insert("t2", verified("u2"), 1);
+  ASSERT_NE(cache.find("t1", 1, kNow), nullptr);
+  cache.insert("t3", verified("u3"), 1);  // evicts t2
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.find("t2", 1, kNow), nullptr);
+  ASSERT_NE(cache.find("t1", 1, kNow), nullptr);
+  EXPECT_EQ(cache.find("t1", 1, kNow)->identity, "u1");
+  EXPECT_EQ(cache.find("t3", 1, kNow)->identity, "u3");
+}
+
+TEST(TokenCache, LookupKeyNeedNotOutliveTheCall) {
+  TokenCache cache(4);
+  {
+    std::string temp = "token-temporary";
+    cache.insert(temp, verified("t@example.com"), 1);
+    temp.assign(temp.size(), 'x');  // the cache must hold its own copy
+  }
+  const VerifiedToken* hit = cache.find(std::string("token-temporary"), 1, kNow);
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->identity, "t@example.com");
+}
