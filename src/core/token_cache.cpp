@@ -7,13 +7,21 @@ namespace dbx_oauth::core {
 
 TokenCache::TokenCache(std::size_t capacity) : capacity_(capacity) {}
 
-TokenCache::Digest TokenCache::digest_of(std::string_view token) {
-  const auto digest = sha256(token);
-  return Digest(reinterpret_cast<const char*>(digest.data()), digest.size());
+TokenCache::Digest TokenCache::digest_of(const TokenDigest& token_sha256) {
+  return Digest(reinterpret_cast<const char*>(token_sha256.data()), token_sha256.size());
 }
 
 const VerifiedToken* TokenCache::find(std::string_view token, uint64_t generation, int64_t now_unix) {
-  const auto it = index_.find(digest_of(token));
+  return find(sha256(token), generation, now_unix);
+}
+
+void TokenCache::insert(std::string_view token, const VerifiedToken& verified, uint64_t generation) {
+  insert(sha256(token), verified, generation);
+}
+
+const VerifiedToken* TokenCache::find(const TokenDigest& token_sha256, uint64_t generation,
+                                      int64_t now_unix) {
+  const auto it = index_.find(digest_of(token_sha256));
   if (it == index_.end()) return nullptr;
   const Lru::iterator entry = it->second;
   // Stale entries are useless forever: drop them now instead of waiting
@@ -27,9 +35,9 @@ const VerifiedToken* TokenCache::find(std::string_view token, uint64_t generatio
   return &entry->token;
 }
 
-void TokenCache::insert(std::string_view token, const VerifiedToken& verified, uint64_t generation) {
+void TokenCache::insert(const TokenDigest& token_sha256, const VerifiedToken& verified, uint64_t generation) {
   if (capacity_ == 0) return;
-  Digest digest = digest_of(token);
+  Digest digest = digest_of(token_sha256);
   if (const auto it = index_.find(digest); it != index_.end()) {
     it->second->generation = generation;
     it->second->token = verified;

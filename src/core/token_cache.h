@@ -17,6 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/sha256.h"
 #include "core/validator.h"
 
 namespace dbx_oauth::core {
@@ -30,10 +31,13 @@ class TokenCache {
   // a token's life).  The pointer stays valid until the next non-const call.
   // Callers still run recheck_time() for the nbf/skew rules.
   const VerifiedToken* find(std::string_view token, uint64_t generation, int64_t now_unix);
+  // The same keyed by sha256(token), for a caller that hashed it already.
+  const VerifiedToken* find(const TokenDigest& token_sha256, uint64_t generation, int64_t now_unix);
 
   // Stores a copy; evicts the least recently used entry when full.  A
   // capacity of 0 disables caching.
   void insert(std::string_view token, const VerifiedToken& verified, uint64_t generation);
+  void insert(const TokenDigest& token_sha256, const VerifiedToken& verified, uint64_t generation);
 
   void clear();
   std::size_t size() const { return index_.size(); }
@@ -49,7 +53,7 @@ class TokenCache {
   };
   using Lru = std::list<Entry>;  // front = most recently used
 
-  static Digest digest_of(std::string_view token);
+  static Digest digest_of(const TokenDigest& token_sha256);
 
   std::size_t capacity_;
   Lru lru_;

@@ -162,12 +162,13 @@ core::TokenCache *cache(BackendState &s) {
     return s.cache.get();
 }
 
-core::ValidationResult validate_uncached(BackendState &s, std::string_view token, int64_t now) {
+core::ValidationResult validate_uncached(BackendState &s, std::string_view token,
+                                         const core::TokenDigest &digest, int64_t now) {
     core::KeyLookup lookup = [&s](const std::string &issuer) -> const core::Jwks * {
         auto it = s.issuer_keys.find(issuer);
         return it == s.issuer_keys.end() ? nullptr : &it->second;
     };
-    return core::validate_token(token, s.settings, lookup, now);
+    return core::validate_token(token, s.settings, lookup, now, digest);
 }
 
 }  // namespace
@@ -181,8 +182,10 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
 
     BackendValidation out;
     core::TokenCache *tc = cache(s);
+    /* hashed once: the local cache, the shared cache and the validator all key on it */
+    const core::TokenDigest digest = core::sha256(token);
     if (tc != nullptr) {
-        if (const core::VerifiedToken *hit = tc->find(token, cache_generation(s, store_version), now)) {
+        if (const core::VerifiedToken *hit = tc->find(digest, cache_generation(s, store_version), now)) {
             out.result.reason = core::recheck_time(*hit, s.settings, now);
             out.result.token = *hit;
             out.from_cache = true;
@@ -192,29 +195,28 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
 
     /* token_cache_size = 0 turns caching off altogether, the shared cache included */
     const bool share = tc != nullptr;
-    const std::array<unsigned char, 32> digest = core::sha256(token);
     if (share && shared_lookup(s, digest, store_version, now, &out.result.token)) {
         out.result.reason = core::recheck_time(out.result.token, s.settings, now);
         out.from_cache = true;
         if (out.result.ok() && tc != nullptr)
-            tc->insert(token, out.result.token, cache_generation(s, store_version));
+            tc->insert(digest, out.result.token, cache_generation(s, store_version));
         return out;
     }
 
     refresh_keys(s);
-    out.result = validate_uncached(s, token, now);
+    out.result = validate_uncached(s, token, digest, now);
     bool unknown_key = out.result.reason == core::Reason::unknown_kid ||
                        out.result.reason == core::Reason::no_keys;
     if (unknown_key && allow_refresh_wait && dbx_oauth_unknown_kid_wait > 0 &&
         key_store_request_refresh_and_wait(dbx_oauth_unknown_kid_wait)) {
         refresh_keys(s);
-        out.result = validate_uncached(s, token, static_cast<int64_t>(time(nullptr)));
+        out.result = validate_uncached(s, token, digest, static_cast<int64_t>(time(nullptr)));
     }
 
     if (out.result.ok()) {
         /* tagged with the version of the keys it was verified with */
         if (tc != nullptr)
-            tc->insert(token, out.result.token, cache_generation(s, s.keys_version));
+            tc->insert(digest, out.result.token, cache_generation(s, s.keys_version));
         if (share && s.keys_version != 0)
             shared_token_cache_put(digest.data(), s.settings_digest.data(), s.keys_version,
                                    out.result.token.expires_at, core::encode_verified_token(out.result.token));
