@@ -31,6 +31,17 @@ TEST(TokenCache, FindsInsertedToken) {
   EXPECT_EQ(cache.capacity(), 4u);
 }
 
+TEST(TokenCache, DigestAndTokenKeysAreTheSame) {
+  TokenCache cache(4);
+  cache.insert(sha256("token-a"), verified("alice@example.com"), 1);
+  const VerifiedToken* hit = cache.find("token-a", 1, kNow);
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->identity, "alice@example.com");
+  cache.insert("token-b", verified("bob@example.com"), 1);
+  ASSERT_NE(cache.find(sha256("token-b"), 1, kNow), nullptr);
+  EXPECT_EQ(cache.find(sha256("token-c"), 1, kNow), nullptr);
+}
+
 TEST(TokenCache, DefaultCapacity) { EXPECT_EQ(TokenCache().capacity(), 256u); }
 
 TEST(TokenCache, GenerationMismatchMissesAndDrops) {
