@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "core/base64url.h"
-#include "core/json_limits.h"
+#include "core/json_reader.h"
 #include "core/jwk.h"
 
 namespace dbx_oauth::core {
@@ -74,7 +74,7 @@ bool algorithm_allowed(std::string_view alg, const std::vector<std::string>& all
 
 Reason parse_jose_header(std::string_view header_text, const std::vector<std::string>& allowed,
                          JoseHeader& out, std::string& detail) {
-  JsonParseResult parsed = parse_json_strict(header_text);
+  JsonParseResult parsed = read_json_strict(header_text);
   if (parsed.reason != Reason::ok) {
     detail = "header: " + parsed.detail;
     return parsed.reason;

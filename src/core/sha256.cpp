@@ -24,17 +24,18 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
   return digest;
 }
 
-std::string sha256_hex(std::string_view data) {
+std::string digest_hex(const TokenDigest& digest, std::size_t bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  const auto digest = sha256(data);
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (unsigned char byte : digest) {
-    hex.push_back(kHex[byte >> 4]);
-    hex.push_back(kHex[byte & 0x0f]);
+  if (bytes > digest.size()) bytes = digest.size();
+  std::string hex(bytes * 2, '\0');
+  for (std::size_t i = 0; i < bytes; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
   }
   return hex;
 }
+
+std::string sha256_hex(std::string_view data) { return digest_hex(sha256(data)); }
 
 std::string token_fingerprint(std::string_view token) { return sha256_hex(token).substr(0, 16); }
 

@@ -4,13 +4,21 @@
 #include "core/no_postgres.h"
 
 #include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace dbx_oauth::core {
 
 // Raw 32-byte digest.
+// The raw SHA-256 of a token: computed once per validation by the caller
+// that needs it for a cache and passed down, so one token is hashed once.
+using TokenDigest = std::array<unsigned char, 32>;
+
 std::array<unsigned char, 32> sha256(std::string_view data);
+
+// Lower-case hex of the first `bytes` bytes of digest (all 32 by default).
+std::string digest_hex(const TokenDigest& digest, std::size_t bytes = 32);
 
 // Digest as 64 lowercase hex characters.
 std::string sha256_hex(std::string_view data);

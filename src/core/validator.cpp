@@ -11,6 +11,7 @@
 
 #include "core/claims.h"
 #include "core/json_limits.h"
+#include "core/json_reader.h"
 #include "core/jws.h"
 #include "core/revocation_set.h"
 #include "core/sha256.h"
@@ -56,8 +57,10 @@ Reason read_identity(const json& claims, std::string& identity, IdentityType& ty
   return Reason::ok;
 }
 
+// token_sha256 may be null: then the token is hashed here, and only once it
+// has passed every check (a refused token is never hashed).
 Reason run_checks(std::string_view token, const ValidationSettings& settings, const KeyLookup& lookup,
-                  int64_t now, VerifiedToken& out, std::string& detail) {
+                  int64_t now, const TokenDigest* token_sha256, VerifiedToken& out, std::string& detail) {
   CompactJws jws;
   if (Reason r = split_compact_jws(token, jws, detail); r != Reason::ok) return r;
 
@@ -67,7 +70,7 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
     return r;
   }
 
-  JsonParseResult payload = parse_json_strict(jws.payload_text);
+  JsonParseResult payload = read_json_strict(jws.payload_text);
   if (payload.reason != Reason::ok) {
     detail = "payload: " + payload.detail;
     return payload.reason;
@@ -129,11 +132,14 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
   out.issuer = issuer;
   out.kid = key->kid;
   out.alg = header.alg;
-  const std::string digest = sha256_hex(token);
-  out.fingerprint = digest.substr(0, 16);  // token_fingerprint(), without hashing twice
+  const TokenDigest digest = token_sha256 ? *token_sha256 : sha256(token);
+  out.fingerprint = digest_hex(digest, 8);  // token_fingerprint(): 16 hex digits
   const auto jti = claims.find("jti");
-  out.revocation_key = revocation_token_key(
-      jti != claims.end() && jti->is_string() ? jti->get<std::string>() : std::string(), digest);
+  if (jti != claims.end() && jti->is_string() && !jti->get_ref<const std::string&>().empty()) {
+    out.revocation_key = revocation_token_key(jti->get_ref<const std::string&>(), std::string_view());
+  } else {
+    out.revocation_key = revocation_token_key(std::string(), digest_hex(digest));
+  }
   out.expires_at = times.expires_at;
   out.issued_at = times.issued_at;
   out.not_before = times.not_before;
@@ -171,11 +177,13 @@ Reason select_key(const Jwks& jwks, std::string_view alg, const std::optional<st
   return Reason::ok;
 }
 
-ValidationResult validate_token(std::string_view token, const ValidationSettings& settings,
-                                const KeyLookup& lookup, int64_t now_unix) {
+namespace {
+
+ValidationResult validate(std::string_view token, const ValidationSettings& settings, const KeyLookup& lookup,
+                          int64_t now_unix, const TokenDigest* token_sha256) {
   ValidationResult result;
   try {
-    result.reason = run_checks(token, settings, lookup, now_unix, result.token, result.detail);
+    result.reason = run_checks(token, settings, lookup, now_unix, token_sha256, result.token, result.detail);
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception&) {
@@ -186,6 +194,18 @@ ValidationResult validate_token(std::string_view token, const ValidationSettings
   }
   if (!result.ok()) result.token = VerifiedToken{};
   return result;
+}
+
+}  // namespace
+
+ValidationResult validate_token(std::string_view token, const ValidationSettings& settings,
+                                const KeyLookup& lookup, int64_t now_unix) {
+  return validate(token, settings, lookup, now_unix, nullptr);
+}
+
+ValidationResult validate_token(std::string_view token, const ValidationSettings& settings,
+                                const KeyLookup& lookup, int64_t now_unix, const TokenDigest& token_sha256) {
+  return validate(token, settings, lookup, now_unix, &token_sha256);
 }
 
 Reason recheck_time(const VerifiedToken& token, const ValidationSettings& settings, int64_t now_unix) {

@@ -16,6 +16,7 @@
 
 #include "core/identity.h"
 #include "core/jwk.h"
+#include "core/sha256.h"
 #include "core/status.h"
 
 namespace dbx_oauth::core {
@@ -57,6 +58,12 @@ using KeyLookup = std::function<const Jwks*(const std::string& issuer)>;
 // Never throws for any input except std::bad_alloc.
 ValidationResult validate_token(std::string_view token, const ValidationSettings& settings,
                                 const KeyLookup& lookup, int64_t now_unix);
+
+// The same, for a caller that already hashed the token for a cache lookup:
+// token_sha256 must be sha256(token); it is used for the fingerprint and
+// the revocation key instead of hashing the token again.
+ValidationResult validate_token(std::string_view token, const ValidationSettings& settings,
+                                const KeyLookup& lookup, int64_t now_unix, const TokenDigest& token_sha256);
 
 // Re-checks only the time-dependent rules for a cached token: expired
 // (exp with skew) and not_yet_valid (nbf with skew).

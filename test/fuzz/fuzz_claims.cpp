@@ -11,6 +11,7 @@
 #include "core/claims.h"
 #include "core/identity.h"
 #include "core/json_limits.h"
+#include "core/json_reader.h"
 #include "core/status.h"
 #include "fuzz_common.h"
 
@@ -19,6 +20,19 @@ using namespace dbx_oauth::core;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const JsonParseResult parsed = parse_json_strict(text);
+
+  // Differential: the token's one-pass reader decides exactly as the
+  // reference parse and builds the same value (same number kinds), except
+  // that it also refuses a NUL after the value, which nlohmann takes for
+  // the end of input (src/core/json_reader.h).
+  const JsonParseResult fast = read_json_strict(text);
+  if (fast.reason != parsed.reason) {
+    DBX_FUZZ_CHECK(parsed.reason == Reason::ok && fast.reason == Reason::bad_json &&
+                   text.find('\0') != std::string_view::npos);
+  } else if (fast.reason == Reason::ok) {
+    DBX_FUZZ_CHECK(fast.value == parsed.value);
+    DBX_FUZZ_CHECK(fast.value.dump() == parsed.value.dump());
+  }
   if (parsed.reason != Reason::ok) return 0;
   const nlohmann::json& claims = parsed.value;
 

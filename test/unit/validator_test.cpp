@@ -129,6 +129,24 @@ TEST_F(ValidatorTest, FillsVerifiedToken) {
   EXPECT_EQ(t.claims_json, payload().dump());  // compact re-serialization
 }
 
+// A caller that hashed the token for its cache passes the digest down; the
+// result is the same as hashing inside, with or without a jti.
+TEST_F(ValidatorTest, PrecomputedDigestGivesTheSameResult) {
+  json without_jti = payload();
+  without_jti.erase("jti");
+  for (const std::string& tok : {good(), with_payload(without_jti)}) {
+    const ValidationResult inside = validate(tok);
+    const ValidationResult passed = validate_token(tok, settings_, lookup(), kNow, sha256(tok));
+    ASSERT_TRUE(inside.ok()) << inside.detail;
+    ASSERT_TRUE(passed.ok()) << passed.detail;
+    EXPECT_EQ(passed.token.fingerprint, token_fingerprint(tok));
+    EXPECT_EQ(passed.token.revocation_key, inside.token.revocation_key);
+    EXPECT_EQ(passed.token.claims_json, inside.token.claims_json);
+  }
+  EXPECT_EQ(validate(with_payload(without_jti)).token.revocation_key,
+            "sha256:" + sha256_hex(with_payload(without_jti)));
+}
+
 TEST_F(ValidatorTest, ServicePrincipalFromClientIdFallback) {
   json p = payload();
   p.erase("sub");

@@ -162,12 +162,13 @@ core::TokenCache *cache(BackendState &s) {
     return s.cache.get();
 }
 
-core::ValidationResult validate_uncached(BackendState &s, std::string_view token, int64_t now) {
+core::ValidationResult validate_uncached(BackendState &s, std::string_view token,
+                                         const core::TokenDigest &digest, int64_t now) {
     core::KeyLookup lookup = [&s](const std::string &issuer) -> const core::Jwks * {
         auto it = s.issuer_keys.find(issuer);
         return it == s.issuer_keys.end() ? nullptr : &it->second;
     };
-    return core::validate_token(token, s.settings, lookup, now);
+    return core::validate_token(token, s.settings, lookup, now, digest);
 }
 
 }  // namespace
@@ -192,7 +193,9 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
 
     /* token_cache_size = 0 turns caching off altogether, the shared cache included */
     const bool share = tc != nullptr;
-    const std::array<unsigned char, 32> digest = core::sha256(token);
+    /* hashed once, after a local miss (the local cache compares the token
+     * itself): the shared cache and the validator both key on it */
+    const core::TokenDigest digest = core::sha256(token);
     if (share && shared_lookup(s, digest, store_version, now, &out.result.token)) {
         out.result.reason = core::recheck_time(out.result.token, s.settings, now);
         out.from_cache = true;
@@ -202,13 +205,13 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
     }
 
     refresh_keys(s);
-    out.result = validate_uncached(s, token, now);
+    out.result = validate_uncached(s, token, digest, now);
     bool unknown_key = out.result.reason == core::Reason::unknown_kid ||
                        out.result.reason == core::Reason::no_keys;
     if (unknown_key && allow_refresh_wait && dbx_oauth_unknown_kid_wait > 0 &&
         key_store_request_refresh_and_wait(dbx_oauth_unknown_kid_wait)) {
         refresh_keys(s);
-        out.result = validate_uncached(s, token, static_cast<int64_t>(time(nullptr)));
+        out.result = validate_uncached(s, token, digest, static_cast<int64_t>(time(nullptr)));
     }
 
     if (out.result.ok()) {
