@@ -68,6 +68,20 @@ typedef int BackendId;
 #define dbx_proc_aclcheck(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
+/* 19 passes the syscache id of an invalidation callback as an enum (utils/syscache.h). */
+#if PG_VERSION_NUM >= 190000
+#define dbx_syscache_id SysCacheIdentifier
+#else
+#define dbx_syscache_id int
+#endif
+
+/* 19 gave table_beginscan a flags argument (0: a plain sequential scan). Needs access/tableam.h. */
+#if PG_VERSION_NUM >= 190000
+#define dbx_table_beginscan(rel, snap, nkeys, key) table_beginscan((rel), (snap), (nkeys), (key), 0)
+#else
+#define dbx_table_beginscan(rel, snap, nkeys, key) table_beginscan((rel), (snap), (nkeys), (key))
+#endif
+
 /* 18 records the module's name and version in its magic block (pg_get_loaded_modules). */
 #if PG_VERSION_NUM >= 180000
 #define DBX_OAUTH_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "dbx_oauth", .version = DBX_OAUTH_VERSION)

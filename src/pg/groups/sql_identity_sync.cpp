@@ -14,11 +14,13 @@
 #include "pg/groups/group_store.h"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 }
 
 using dbx_oauth::pg::cpp_call;

@@ -15,6 +15,8 @@
 
 extern "C" {
 #include "fmgr.h"
+#include "utils/tuplestore.h"
+#include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"

@@ -13,6 +13,8 @@
 extern "C" {
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
+#include "utils/tuplestore.h"
+#include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"

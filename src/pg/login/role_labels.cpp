@@ -2,6 +2,7 @@
  * role_labels.cpp — the dbx_oauth security-label provider and role lookups.
  */
 #include "pg/login/role_labels.h"
+#include "pg/common/compat.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -56,7 +57,7 @@ static void label_relcache_callback(Datum, Oid relid) {
         flush_label_cache();
 }
 
-static void label_authid_callback(Datum, int, uint32) {
+static void label_authid_callback(Datum, dbx_syscache_id, uint32) {
     flush_label_cache();
 }
 

@@ -689,5 +689,5 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_volumes_invalidate(PG_FUNCTION_ARGS) {
                         errmsg("dbx_oauth_volumes_invalidate() must be called as a trigger")));
     TriggerData *trigdata = (TriggerData *) fcinfo->context;
     CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-    PG_RETURN_POINTER(nullptr);
+    PG_RETURN_POINTER(NULL); /* NULL, not nullptr: 19's PointerGetDatum checks its operand with ?: */
 }

@@ -10,6 +10,7 @@
 #include "core/policy.h"
 #include "core/status.h"
 
+#include "pg/common/compat.h"
 #include "pg/common/boundary.h"
 #include "pg/volumes/volume_cache.h"
 
@@ -73,7 +74,7 @@ void relcache_callback(Datum, Oid relid) {
         cache_valid = false;
 }
 
-void authid_callback(Datum, int, uint32) { cached_role_oid = InvalidOid; }
+void authid_callback(Datum, dbx_syscache_id, uint32) { cached_role_oid = InvalidOid; }
 
 /* Plain data copied out of the PostgreSQL scan (no C++ objects while PostgreSQL code may ereport). */
 struct RawVolume {
@@ -144,7 +145,7 @@ void scan_tables(RawSnapshot *out) {
     int cap = 16;
     out->rows = (RawVolume *) palloc0(sizeof(RawVolume) * cap);
     out->nrows = 0;
-    TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+    TableScanDesc scan = dbx_table_beginscan(rel, snap, 0, nullptr);
     HeapTuple tup;
     while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
         Datum values[vc_count];
@@ -179,7 +180,7 @@ void scan_tables(RawSnapshot *out) {
     if (desc->natts < sc_count)
         elog(ERROR, "table %s.files_settings has %d columns, expected %d", kSchema, desc->natts, (int) sc_count);
     out->has_settings = false;
-    scan = table_beginscan(rel, snap, 0, nullptr);
+    scan = dbx_table_beginscan(rel, snap, 0, nullptr);
     if ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
         Datum values[sc_count];
         bool nulls[sc_count];
