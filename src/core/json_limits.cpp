@@ -122,13 +122,16 @@ class StrictDomBuilder {
 
 }  // namespace
 
+bool refuse_utf8_bom(std::string_view text, JsonParseResult& result) {
+  if (text.substr(0, kUtf8Bom.size()) != kUtf8Bom) return false;
+  result.reason = Reason::bad_json;
+  result.detail = "JSON text starts with a byte order mark";
+  return true;
+}
+
 JsonParseResult parse_json_strict(std::string_view text, int max_depth) {
   JsonParseResult result;
-  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
-    result.reason = Reason::bad_json;
-    result.detail = "JSON text starts with a byte order mark";
-    return result;
-  }
+  if (refuse_utf8_bom(text, result)) return result;
   StrictDomBuilder builder(result.value, max_depth);
   bool parsed = false;
   try {

@@ -30,4 +30,9 @@ struct JsonParseResult {
 // nested deeper than max_depth fails with nesting_too_deep.
 JsonParseResult parse_json_strict(std::string_view text, int max_depth = kDefaultMaxJsonDepth);
 
+// RFC 8259 forbids a byte order mark before JSON text: true (and result set
+// to bad_json with its detail) when text starts with one.  Both strict
+// parsers refuse it the same way.
+bool refuse_utf8_bom(std::string_view text, JsonParseResult& result);
+
 }  // namespace dbx_oauth::core

@@ -327,17 +327,11 @@ class Reader {
   std::string detail_;
 };
 
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-
 }  // namespace
 
 JsonParseResult read_json_strict(std::string_view text, int max_depth) {
   JsonParseResult result;
-  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
-    result.reason = Reason::bad_json;
-    result.detail = "JSON text starts with a byte order mark";
-    return result;
-  }
+  if (refuse_utf8_bom(text, result)) return result;
   Reader reader(text, max_depth);
   if (reader.document(result.value)) {
     result.reason = Reason::ok;
