@@ -42,7 +42,7 @@ hostssl all  all              127.0.0.1/32    trust
 def _params(ctx):
     if ctx.p.smoke:
         return {"counts": [10], "requests": 200, "rounds": 1, "max_seconds": 10}
-    return {"counts": [10, 100, 1000], "requests": 2000, "rounds": 2, "max_seconds": 120}
+    return {"counts": [10, 100, 1000], "requests": 2000, "rounds": 2, "max_seconds": 180}
 
 
 def _node_app(ctx, work):
