@@ -13,14 +13,12 @@
 // PSS rarely: reading /proc/<pid>/smaps_rollup is synchronous and costs the
 // kernel a page-table walk per backend (0.3 s for 20 backends, 3.1 s for 154
 // on the loaded CI machine), which the first version did in the main thread
-// every 100 ms while timing requests.  Moving it out did not change the
-// per-user pools' login rate (13/s before, 12/s after, load average ~16 on
-// 2 cores), and neither did running the driver un-niced (16/s, its
-// event-loop delay p99 down from 455 ms to 82 ms): the ~15 logins/s per-user
-// pools reach at 1,000 users are a limit on the server/connection side that
-// figure 2's pgbench logins (few roles) do not show; not found yet.  The
-// driver's event-loop delay is reported per run (loop_delay_p99_ms) so a
-// driver that is itself the bottleneck shows; bench/run runs it un-niced
+// every 100 ms while timing requests.  Per-user pools log users in at about
+// 20/s here: one new backend per user, each a TLS handshake and a fresh fork
+// (figure 2: one pgbench client does ~32 token logins/s over TLS on this
+// VM), with the driver and the already-open backends on the same 2 cores.
+// The driver's event-loop delay is reported per run (loop_delay_p99_ms) so
+// a driver that is itself the bottleneck shows; bench/run runs it un-niced
 // (DBX_BENCH_NICE=0 does it here).
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
@@ -94,6 +92,16 @@ if (cfg.tokensFile) {
 }
 
 const ssl = { rejectUnauthorized: false };
+/*
+ * Pool settings as AppKit makes them (@databricks/appkit 0.38.1 from npm,
+ * dist/plugins/lakebase/lakebase.js OBO_POOL_DEFAULTS, merged over
+ * @databricks/lakebase 0.6.0 dist/config.js defaults): a per-user (OBO) pool
+ * keeps an idle connection 30 s, not pg's default 10 s, so at 1,000 users
+ * the server holds a backend for nearly every user who made a request in
+ * the last 30 s.  The shared pool keeps lakebase's defaults except `max`.
+ */
+const LAKEBASE_POOL = { idleTimeoutMillis: 30000, connectionTimeoutMillis: 10000 };
+const APPKIT_OBO_POOL = { ...LAKEBASE_POOL, allowExitOnIdle: true };
 const base = { host: cfg.host, port: cfg.port, database: cfg.database, ssl };
 const admin = new pg.Client(adminConfig);
 await admin.connect();
@@ -128,7 +136,7 @@ async function run(mode, n) {
     request = async (user) => {
       let p = pools.get(user);
       if (!p) {
-        p = new pg.Pool({ ...base, user, password: async () => tokens.get(user), max: cfg.perUserMax ?? 3 });
+        p = new pg.Pool({ ...base, ...APPKIT_OBO_POOL, user, password: async () => tokens.get(user), max: cfg.perUserMax ?? 3 });
         p.on('error', () => {});
         pools.set(user, p);
       }
@@ -137,7 +145,7 @@ async function run(mode, n) {
       return rs;
     };
   } else {
-    const pool = new pg.Pool({ ...base, user: cfg.authenticator.user, password: async () => cfg.authenticator.token, max: cfg.sharedMax ?? 20 });
+    const pool = new pg.Pool({ ...base, ...LAKEBASE_POOL, user: cfg.authenticator.user, password: async () => cfg.authenticator.token, max: cfg.sharedMax ?? 20 });
     pool.on('error', () => {});
     shared = pool;
     const db = withUserIdentity(pool);

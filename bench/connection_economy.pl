@@ -58,7 +58,7 @@ my $config = {
 	template => $t->mint(sub => 'template@example.com', kid => 'login-rsa'),
 	authenticator => { user => $sp, token => $t->mint(sub => $sp, scope => 'all-apis') },
 	users => [ map { "u$_\@example.com" } 1 .. $max_users ],
-	userCounts => [ map { $_ + 0 } @counts ], requests => 2000, concurrency => 50, maxSeconds => 40,
+	userCounts => [ map { $_ + 0 } @counts ], requests => 2000, concurrency => 50, maxSeconds => 180,
 	maxConnections => $max_connections,
 	sharedMax => ($ENV{DBX_BENCH_SHARED_MAX} // 20) + 0,
 };

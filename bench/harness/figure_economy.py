@@ -42,7 +42,7 @@ hostssl all  all              127.0.0.1/32    trust
 def _params(ctx):
     if ctx.p.smoke:
         return {"counts": [10], "requests": 200, "rounds": 1, "max_seconds": 10}
-    return {"counts": [10, 100, 1000], "requests": 2000, "rounds": 2, "max_seconds": 40}
+    return {"counts": [10, 100, 1000], "requests": 2000, "rounds": 2, "max_seconds": 180}
 
 
 def _node_app(ctx, work):
@@ -175,7 +175,8 @@ def figure(ctx):
         "RLS-filtered queries on a table of 3 rows per user (policy "
         "`owner = (SELECT dbx_oauth.current_identity())`), capped at "
         f"{p['max_seconds']} s per run. **(a) per-user pools** as AppKit makes them: one "
-        f"`pg.Pool` per user, `max: {PER_USER_MAX}`, logging in with the user's token over TLS; "
+        f"`pg.Pool` per user, `max: {PER_USER_MAX}`, `idleTimeoutMillis: 30000` (AppKit 0.38's "
+        "per-user pool settings), logging in with the user's token over TLS; "
         "the three queries as three `pool.query` calls. **(b) one shared pool** of "
         f"`max: {SHARED_MAX}` logged in as the app's service principal with its token "
         "(`dbx_oauth.authenticator_role`), each request one transaction through "

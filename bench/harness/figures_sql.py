@@ -73,21 +73,10 @@ def wall_table(fig, wall):
 
 REVOCATIONS = 10_000
 
-# 10,000 revocations of other identities, a third each identity blocks,
-# issued-before cutoffs and single tokens (the mix of test/t/095), then a
-# revision bump so the worker reloads its shared-memory mirror.
-REVOCATIONS_ON = f"""
-INSERT INTO dbx_oauth.revocation_entries (kind, identity, issued_before, token_key, expires_at,
-                                          source, created_by)
-SELECT CASE i % 3 WHEN 0 THEN 'identity-block' WHEN 1 THEN 'identity-cutoff' ELSE 'token' END,
-       CASE WHEN i % 3 = 2 THEN NULL ELSE 'gone' || i || '@example.com' END,
-       CASE WHEN i % 3 = 1 THEN now() END,
-       CASE WHEN i % 3 = 2 THEN 'jti:bench-' || i END,
-       CASE WHEN i % 3 = 2 THEN now() + interval '1 day' END,
-       'admin', 'bench'
-FROM generate_series(1, {REVOCATIONS}) i;
-UPDATE dbx_oauth.revocation_state SET revision = revision + 1;
-"""
+# The mix of revocations (bench/sql/revocations_10k.sql, shared with
+# test/t/095_revocation_bench.pl).
+with open(os.path.join(SQL, "revocations_10k.sql")) as f:
+    REVOCATIONS_ON = f.read()
 REVOCATIONS_OFF = """
 DELETE FROM dbx_oauth.revocation_entries WHERE created_by = 'bench';
 UPDATE dbx_oauth.revocation_state SET revision = revision + 1;

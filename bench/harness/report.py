@@ -49,14 +49,16 @@ def write_json(path, meta, figures):
 
 
 def fmt_target_value(t, v):
-    """A target's value as its measured text shows it (×, ns or %)."""
+    """A target's value as its measured text shows it: "+12.0%", "53 ns",
+    "20 connections" (a number and its unit word), else a ratio."""
     if v is None:
         return "–"
     m = t.get("measured")
     if isinstance(m, str) and m.strip().endswith("%"):
         return f"{v * 100:+.1f}%"
-    if isinstance(m, str) and m.strip().endswith("ns"):
-        return f"{v:.0f} ns"
+    unit = re.fullmatch(r"[\d.,]+\s+([^\d\s]+)", m.strip()) if isinstance(m, str) else None
+    if unit:
+        return f"{v:.0f} {unit.group(1)}"
     return f"{v:.2f}×"
 
 

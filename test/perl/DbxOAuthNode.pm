@@ -73,6 +73,22 @@ $extra
 	return bless { node => $node, keys => $keys }, $class;
 }
 
+# A node whose dbx_oauth.authenticator_role is a password role
+# 'authenticator' (SCRAM over TCP, the PgBouncer-style pool role) with an
+# OAuth USER role for each of @{$opts{users}}.  Returns ($t, $password);
+# %opts: users => [...], conf and hba as for create (added after these).
+sub create_with_password_authenticator {
+	my ($class, $name, %opts) = @_;
+	my $password = 'auth-secret-pw';
+	my $t = $class->create($name,
+		conf => "dbx_oauth.authenticator_role = 'authenticator'\nlog_statement = none\n" . ($opts{conf} // ''),
+		hba => "host all authenticator 127.0.0.1/32 scram-sha-256\n" . ($opts{hba} // ''));
+	$t->node->safe_psql('postgres', join("\n",
+		"CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD '$password';",
+		map { "SELECT dbx_oauth.create_role('$_', 'USER');" } @{ $opts{users} // [] }));
+	return ($t, $password);
+}
+
 sub node { return $_[0]{node} }
 sub keys_dir { return $_[0]{keys} }
 

@@ -14,17 +14,11 @@ use DbxOAuthNode;
 
 my $alice = 'alice@example.com';
 my $bob = 'bob@example.com';
-my $auth_pw = 'auth-secret-pw';
 
-my $t = DbxOAuthNode->create('volume_call_site',
-	conf => "dbx_oauth.authenticator_role = 'authenticator'\nlog_statement = none",
-	hba => "host all authenticator 127.0.0.1/32 scram-sha-256\n");
+my ($t, $auth_pw) = DbxOAuthNode->create_with_password_authenticator('volume_call_site', users => [ $alice, $bob ]);
 my $node = $t->node;
 
 $node->safe_psql('postgres', qq{
-	CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD '$auth_pw';
-	SELECT dbx_oauth.create_role('$alice', 'USER');
-	SELECT dbx_oauth.create_role('$bob', 'USER');
 	INSERT INTO dbx_oauth.volumes (volume_key, volume_path, policy)
 	  VALUES ('uploads', '/Volumes/main/app/uploads', '{"all":[{"usersOnly":true},{"ownerPrefix":true}]}');
 	CREATE TABLE files (path text);

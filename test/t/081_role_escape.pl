@@ -13,17 +13,11 @@ use DbxOAuthNode;
 
 my $alice = 'alice@example.com';
 my $bob = 'bob@example.com';
-my $auth_pw = 'auth-secret-pw';
 
-my $t = DbxOAuthNode->create('role_escape',
-	conf => "dbx_oauth.authenticator_role = 'authenticator'\nlog_statement = none",
-	hba => "host all authenticator 127.0.0.1/32 scram-sha-256\n");
+my ($t, $auth_pw) = DbxOAuthNode->create_with_password_authenticator('role_escape', users => [ $alice, $bob ]);
 my $node = $t->node;
 
 $node->safe_psql('postgres', qq{
-	CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD '$auth_pw';
-	SELECT dbx_oauth.create_role('$alice', 'USER');
-	SELECT dbx_oauth.create_role('$bob', 'USER');
 	CREATE TABLE docs (id int, owner text, body text);
 	INSERT INTO docs VALUES (1, '$alice', 'alice-1'), (2, '$bob', 'bob-1');
 	ALTER TABLE docs ENABLE ROW LEVEL SECURITY;

@@ -47,18 +47,9 @@ sub run_load {
 }
 
 my $none = run_load('no revocations');
-# 10,000 revocations of other identities: blocks, cutoffs and tokens.
-$node->safe_psql('postgres', q{
-	INSERT INTO dbx_oauth.revocation_entries (kind, identity, issued_before, token_key, expires_at, source, created_by)
-	SELECT CASE i % 3 WHEN 0 THEN 'identity-block' WHEN 1 THEN 'identity-cutoff' ELSE 'token' END,
-	       CASE WHEN i % 3 = 2 THEN NULL ELSE 'gone' || i || '@example.com' END,
-	       CASE WHEN i % 3 = 1 THEN now() END,
-	       CASE WHEN i % 3 = 2 THEN 'jti:bench-' || i END,
-	       CASE WHEN i % 3 = 2 THEN now() + interval '1 day' END,
-	       'admin', 'bench'
-	FROM generate_series(1, 10000) i;
-	UPDATE dbx_oauth.revocation_state SET revision = revision + 1;
-});
+# 10,000 revocations of other identities: blocks, cutoffs and tokens (the
+# mix bench/run's login figure uses).
+$node->safe_psql('postgres', PostgreSQL::Test::Utils::slurp_file("$FindBin::RealBin/../../bench/sql/revocations_10k.sql"));
 ok($node->poll_query_until('postgres', 'SELECT entries = 10000 FROM dbx_oauth.revocation_mirror()'),
 	'the mirror holds the 10,000 revocations');
 my $with = run_load('10,000 revocations');
