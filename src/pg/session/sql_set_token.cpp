@@ -198,7 +198,7 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
                              PGC_S_SESSION, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0,
                              false);
 
-    if (!cpp_call(&err, [&] { session_identity_set_switch(validated_token(), roleid, role_name, is_local); }))
+    if (!cpp_call(&err, [&] { session_identity_set_switch(std::move(validated_token()), roleid, role_name, is_local); }))
         raise_pg_error(&err);
 
     stats_count_set_token(true);
