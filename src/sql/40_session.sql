@@ -92,3 +92,15 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dbx_oauth.evict_idle_sessions(interval) IS
   'Terminates OAuth sessions idle longer than older_than (never active ones or ones with open writes); returns how many';
 REVOKE ALL ON FUNCTION dbx_oauth.evict_idle_sessions(interval) FROM PUBLIC;
+
+-- Upgrade 0.1--0.2: from here on this file is new in 0.2 (the Makefile
+-- copies it into the upgrade script).
+-- set_token(token, true) as a procedure, for pooled pipelined transactions:
+-- CALL is a utility statement (no planner, no executor start-up), so it
+-- costs a transaction less than SELECT set_token(...) (docs/pooling.md).
+-- Same C entry, same rules; always local, no as_role.
+CREATE PROCEDURE dbx_oauth.set_token_local(token text)
+AS 'MODULE_PATHNAME', 'dbx_oauth_set_token'
+LANGUAGE C;
+COMMENT ON PROCEDURE dbx_oauth.set_token_local(text) IS
+  'Same as set_token(token, true): validates an end user''s token and switches to that identity''s role until the transaction ends';

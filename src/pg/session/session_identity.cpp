@@ -287,14 +287,14 @@ bool session_identity_login_is_service_principal(Oid roleid) {
            login_identity.token.identity_type == core::IdentityType::service_principal;
 }
 
-void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
+void session_identity_set_switch(core::VerifiedToken &&token, Oid roleid,
                                  const char *role_name, bool is_local) {
     expired_switch_role = InvalidOid;
     own_role_change = InvalidOid;
     remember_switches_before_change();
     Identity next;
     next.present = true;
-    next.token = token;
+    next.token = std::move(token);
     next.role = roleid;
     next.role_name = role_name;
     if (is_local) {

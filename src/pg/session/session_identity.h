@@ -36,7 +36,7 @@ void session_identity_stage_login(const core::VerifiedToken &token);
 void session_identity_commit_login(Oid roleid, const char *role_name);
 
 /* set_token: switch to (or drop) a validated identity for role roleid. */
-void session_identity_set_switch(const core::VerifiedToken &token, Oid roleid,
+void session_identity_set_switch(core::VerifiedToken &&token, Oid roleid,
                                  const char *role_name, bool is_local);
 /* Drops any switch; true when one (or an expired one) was in force. */
 bool session_identity_clear_switch();

@@ -125,15 +125,25 @@ static bool login_is_authenticator_service_principal() {
     return label != nullptr && strcmp(label, "SERVICE_PRINCIPAL") == 0;
 }
 
+/*
+ * Both doors: the function set_token(token, is_local, as_role) (three
+ * arguments: the planner fills in the defaults) and the procedure
+ * set_token_local(token) (one argument), which is exactly
+ * set_token(token, true).  The procedure exists because CALL is a utility
+ * statement: no planner and no executor start-up, which is most of what an
+ * extra unnamed statement costs a pooled pipelined transaction
+ * (docs/pooling.md).  One entry, so both forms keep the same rules.
+ */
 extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
+    const bool procedure = PG_NARGS() == 1;
     if (PG_ARGISNULL(0))
         refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "token must not be null", nullptr);
     text *token = PG_GETARG_TEXT_PP(0);
     /* NULL must not quietly mean a session-level switch */
-    if (PG_ARGISNULL(1))
+    if (!procedure && PG_ARGISNULL(1))
         refuse(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null",
                "Pass true for a switch that ends with the transaction, false for one that lasts the session.");
-    bool is_local = PG_GETARG_BOOL(1);
+    bool is_local = procedure || PG_GETARG_BOOL(1);
     const char *as_role = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : nullptr;
 
     if (session_identity_login_is_oauth() && !login_is_authenticator_service_principal())
@@ -188,10 +198,13 @@ extern "C" PGDLLEXPORT Datum dbx_oauth_set_token(PG_FUNCTION_ARGS) {
                              PGC_S_SESSION, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0,
                              false);
 
-    if (!cpp_call(&err, [&] { session_identity_set_switch(validated_token(), roleid, role_name, is_local); }))
+    if (!cpp_call(&err, [&] { session_identity_set_switch(std::move(validated_token()), roleid, role_name, is_local); }))
         raise_pg_error(&err);
 
     stats_count_set_token(true);
+    /* a procedure returns nothing (its result type is void) */
+    if (procedure)
+        PG_RETURN_VOID();
     PG_RETURN_TEXT_P(cstring_to_text(v.identity));
 }
 
