@@ -56,21 +56,26 @@ EXPLANATIONS = {
         "`SELECT 1`: after the cache lookup what a hit still pays is `SET LOCAL ROLE` "
         "through the GUC machinery and its unwinding at the end of the transaction."),
     ("pool", "`set_token` overhead"): (
-        "Target form: the transaction sent as one pipeline, so `set_token` adds no round "
-        "trip and what remains is its server-side cost (the `set_token` cache-hit row of "
-        "figure 3) against a transaction doing a primary-key read. Unpipelined, earlier "
-        "analysis: "
-        "Mostly structural: the baseline transaction is three round trips through PgBouncer "
-        "(`BEGIN`, the primary-key `SELECT`, `COMMIT`) doing almost no work, and `set_token` "
-        "as its own statement adds a fourth, so even a free `set_token` would add about a "
-        "third. The server-side part shrank this session (+76% → +43–52% in two runs): role labels "
-        "are cached per backend (reading `pg_shseclabel` was ~40% of a cache-hit call) and "
-        "the claims are parsed only when `claim()` asks, so a cache-hit `set_token` now costs "
-        "about 1.5× a `SELECT 1` (figure 3; ~7 µs in a PL/pgSQL loop, was ~20 µs). What is "
-        "left is `SET LOCAL ROLE` through the GUC machinery and its end-of-transaction "
-        "unwinding. The target is reachable for transactions that do real work, or when the "
-        "client sends `BEGIN; SELECT dbx_oauth.set_token(...)` in one round trip "
-        "(simple-query batch or pipelining)."),
+        "Structural for an extra unnamed statement. Server instructions per pipelined "
+        "transaction, counted with callgrind (load-independent; private PostgreSQL 15, "
+        "`pgbench -M extended`): the plain transaction 153.5k; with an extra `SELECT 1` "
+        "196k (+28%); with `SELECT set_token($1, true)` 269k (+75%), of which ~85k is "
+        "PostgreSQL's statement machinery (planning ~21k, parse analysis ~20k including "
+        "reading the function's defaults twice, plan-cache tree copies ~30k, executor and "
+        "portal ~15–20k, raw parse ~10k), ~17k the C function (cache hit, role lookup, "
+        "`SET LOCAL ROLE`, membership), ~8k undoing the role at `COMMIT` (including "
+        "reporting `is_superuser`). On this VM +75% instructions showed as +46% latency, so "
+        "even a free function in its own unnamed statement costs ~17%: with PgBouncer 1.18 "
+        "(Debian 12), which cannot keep prepared statements in transaction mode, every "
+        "transaction pays Parse and planning again. The procedure form (next target) skips "
+        "planner and executor start-up; a prepared `set_token` (PgBouncer ≥ 1.21 "
+        "`max_prepared_statements`) costs about a `SELECT 1` server side (figure 3)."),
+    ("pool", "the procedure form"): (
+        "`CALL dbx_oauth.set_token_local($1)` is a utility statement: ~35–40k fewer server "
+        "instructions per transaction than the `SELECT` form (callgrind: +75–77k over the "
+        "plain transaction, against +115k), but the raw parse, parse analysis of the call "
+        "and the portal remain, so it still costs more than one extra `SELECT 1` would "
+        "under the 15% line (see the row above)."),
     ("volume", "`volume_allows`"): (
         "The policy itself is cheap: the core evaluates this 3-level policy including the "
         "path rules in well under 100 ns (core series above). The per-row `PgError` memset "

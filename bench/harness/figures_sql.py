@@ -341,6 +341,8 @@ POOL_CASES = [
     ("plain_pipe", "tx_plain_pipeline", "one pipeline, without set_token", "baseline"),
     ("set_token_pipe", "tx_set_token_pipeline", "one pipeline, with set_token(…, true)",
      "subject"),
+    ("set_token_local_pipe", "tx_set_token_local_pipeline",
+     "one pipeline, with CALL set_token_local(…)", "subject"),
     ("plain", "tx_plain", "round trip per statement, without set_token", "baseline"),
     ("set_token", "tx_set_token", "round trip per statement, with set_token(…, true)",
      "subject"),
@@ -362,8 +364,11 @@ def figure_pool(ctx):
                  "one pipeline (`\\startpipeline` … `\\endpipeline`, one Sync, one round "
                  "trip: `bench/sql/tx_set_token_pipeline.pgbench` vs `tx_plain_pipeline."
                  "pgbench`). Reported too: the same transactions with one round trip per "
-                 "statement (`tx_set_token.pgbench` vs `tx_plain.pgbench`). `pool_docs`: "
-                 f"10,000 rows, primary-key read, no RLS. {p.reps} rounds, the four cases "
+                 "statement (`tx_set_token.pgbench` vs `tx_plain.pgbench`), and the pipeline with "
+                 "the procedure form `CALL dbx_oauth.set_token_local($1)` in place of the "
+                 "`SELECT` (`tx_set_token_local_pipeline.pgbench`; a utility statement: no "
+                 "planner, no executor start-up). `pool_docs`: "
+                 f"10,000 rows, primary-key read, no RLS. {p.reps} rounds, the five cases "
                  "interleaved; value = mean latency per transaction.")
     bouncer = PgBouncer(ctx.user, ctx.procs, os.path.join(ctx.work, "pgbouncer"), c,
                         "bench_app", APP_PW, pool_size=2)
@@ -377,7 +382,14 @@ def figure_pool(ctx):
                           mode="extended", variables={"token": ctx.tokens["alice"]})
             fig.series[key].add(res["latency_ms"])
     piped = fig.ratio("with set_token / without, one pipeline", "set_token_pipe", "plain_pipe")
+    local = fig.ratio("with CALL set_token_local / without, one pipeline",
+                      "set_token_local_pipe", "plain_pipe")
     fig.ratio("with set_token / without, round trip per statement", "set_token", "plain")
+    local_over = local - 1 if local is not None else None
+    fig.target("the procedure form `CALL set_token_local($1)` ≤ 15% of the same pipelined "
+               "transaction (cache hit)",
+               f"{local_over * 100:+.1f}%" if local_over is not None else None,
+               local_over is not None and local_over <= 0.15, value=local_over, primary=False)
     over = piped - 1 if piped is not None else None
     fig.target("`set_token` overhead ≤ 15% of a pooled transaction sent as one pipeline "
                "(cache hit)", f"{over * 100:+.1f}%" if over is not None else None,
