@@ -28,6 +28,7 @@ extern "C" {
 #include "pg/groups/identity_sync_worker.h"
 #include "pg/keys/jwks_file.h"
 #include "pg/keys/key_store.h"
+#include "pg/keys/validate.h"
 #include "pg/login/role_labels.h"
 #include "pg/lifecycle/session_registry.h"
 #include "pg/lifecycle/eviction.h"
@@ -68,8 +69,11 @@ static void dbx_oauth_shmem_startup(void) {
     LWLockRelease(AddinShmemInitLock);
 
     /* Static keys are usable from the first connection on (postmaster only). */
-    if (!IsUnderPostmaster)
+    if (!IsUnderPostmaster) {
         load_jwks_file_into_store(LOG);
+        /* what every login would otherwise build itself: forked backends inherit it */
+        dbx_oauth::pg::validation_prepare_in_postmaster();
+    }
 }
 
 void _PG_init(void) {

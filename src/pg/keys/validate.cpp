@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "pg/keys/validate.h"
+#include "pg/common/boundary.h"
 #include "pg/common/guc.h"
 #include "pg/keys/key_store.h"
 #include "pg/keys/shared_token_cache.h"
@@ -173,7 +174,44 @@ core::ValidationResult validate_uncached(BackendState &s, std::string_view token
 
 }  // namespace
 
-BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait) {
+/*
+ * Everything below runs once in the postmaster, so that each forked
+ * backend inherits its results instead of paying for them during the
+ * login (docs/architecture.md#keys-only-the-worker-touches-the-network):
+ * the parsed settings and their digest, the local cache's table, the
+ * SHA-256 method OpenSSL fetches on first use, and the lazy symbol binding
+ * of the C++ runtime's own calls (one unordered_map insert resolves a
+ * libstdc++ -> libm call by searching every loaded library: ~30 page
+ * faults in a fresh backend).  Nothing of a token is prepared here; the
+ * dummy entry is cleared again.
+ */
+void validation_prepare_for_backends() {
+    BackendState &s = state();
+    refresh_settings(s);
+    core::VerifiedToken dummy;
+    dummy.identity = "prepare";
+    dummy.expires_at = 1;
+    dummy.scopes = {"prepare"};
+    std::string record = core::encode_verified_token(dummy);
+    core::VerifiedToken decoded;
+    (void) core::decode_verified_token(record, decoded);
+    (void) core::token_fingerprint(record);
+    if (core::TokenCache *tc = cache(s)) {
+        tc->insert(record, decoded, 0);
+        (void) tc->find(record, 0, 0);
+        tc->clear();
+    }
+}
+
+void validation_prepare_in_postmaster() {
+    PgError err;
+    /* only an optimisation: a failure leaves each backend to do it itself */
+    if (!cpp_call(&err, [] { validation_prepare_for_backends(); }))
+        ereport(LOG, (errmsg("dbx_oauth: could not prepare token validation for new backends: %s",
+                             err.message)));
+}
+
+BackendValidation validate_token_in_backend(std::string_view token, bool allow_refresh_wait, bool keep_local) {
     BackendState &s = state();
     refresh_settings(s);
     const int64_t now = static_cast<int64_t>(time(nullptr));
@@ -199,7 +237,7 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
     if (share && shared_lookup(s, digest, store_version, now, &out.result.token)) {
         out.result.reason = core::recheck_time(out.result.token, s.settings, now);
         out.from_cache = true;
-        if (out.result.ok() && tc != nullptr)
+        if (out.result.ok() && tc != nullptr && keep_local)
             tc->insert(token, out.result.token, cache_generation(s, store_version));
         return out;
     }
@@ -216,7 +254,7 @@ BackendValidation validate_token_in_backend(std::string_view token, bool allow_r
 
     if (out.result.ok()) {
         /* tagged with the version of the keys it was verified with */
-        if (tc != nullptr)
+        if (tc != nullptr && keep_local)
             tc->insert(token, out.result.token, cache_generation(s, s.keys_version));
         if (share && s.keys_version != 0)
             shared_token_cache_put(digest.data(), s.settings_digest.data(), s.keys_version,

@@ -56,7 +56,10 @@ static bool same_issuer(const std::string &token_issuer, const char *line_issuer
 static void validate_into(const char *token, const char *required_issuer, LoginDecision *out) {
     std::string_view tok(token);
     strlcpy(out->fingerprint, core::token_fingerprint(tok).c_str(), sizeof out->fingerprint);
-    BackendValidation v = validate_token_in_backend(tok, true);
+    /* a login backend sees its token once: the shared cache keeps it, and
+     * copying it into the local cache would write to pages the backend
+     * would otherwise never touch (docs/architecture.md#keys-only-the-worker-touches-the-network) */
+    BackendValidation v = validate_token_in_backend(tok, true, false);
     strlcpy(out->reason, core::reason_name(v.result.reason), sizeof out->reason);
     strlcpy(out->detail, v.result.detail.c_str(), sizeof out->detail);
     if (!v.result.ok())
