@@ -23,19 +23,25 @@ constexpr std::array<int8_t, 256> kDecode = make_decode_table();
 }  // namespace
 
 std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string out;
+  if (!base64url_decode_into(text, out)) return std::nullopt;
+  return out;
+}
+
+bool base64url_decode_into(std::string_view text, std::string& out) {
   // One leftover character carries only 6 bits: never a whole byte.
   const std::size_t rest = text.size() % 4;
-  if (rest == 1) return std::nullopt;
+  if (rest == 1) return false;
 
   // Four characters at a time into a buffer sized up front: every token
   // validation decodes three segments, so this loop is on the login path.
   const std::size_t quads = text.size() / 4;
-  std::string out(quads * 3 + (rest == 0 ? 0 : rest - 1), '\0');
+  out.resize(quads * 3 + (rest == 0 ? 0 : rest - 1));
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
   char* o = out.data();
   for (std::size_t i = 0; i < quads; ++i, in += 4, o += 3) {
     const int a = kDecode[in[0]], b = kDecode[in[1]], c = kDecode[in[2]], d = kDecode[in[3]];
-    if ((a | b | c | d) < 0) return std::nullopt;  // kInvalid is the only negative entry
+    if ((a | b | c | d) < 0) return false;  // kInvalid is the only negative entry
     const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
     o[0] = static_cast<char>(v >> 16);
     o[1] = static_cast<char>((v >> 8) & 0xff);
@@ -43,15 +49,15 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   }
   if (rest > 0) {
     const int a = kDecode[in[0]], b = kDecode[in[1]], c = rest == 3 ? kDecode[in[2]] : 0;
-    if ((a | b | c) < 0) return std::nullopt;
+    if ((a | b | c) < 0) return false;
     // The bits after the last whole byte (4 of b, or 2 of c) must be zero,
     // otherwise several encodings would decode to the same bytes.
-    if (rest == 2 ? (b & 0x0f) != 0 : (c & 0x03) != 0) return std::nullopt;
+    if (rest == 2 ? (b & 0x0f) != 0 : (c & 0x03) != 0) return false;
     const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
     o[0] = static_cast<char>(v >> 16);
     if (rest == 3) o[1] = static_cast<char>((v >> 8) & 0xff);
   }
-  return out;
+  return true;
 }
 
 std::string base64url_encode(std::string_view bytes) {

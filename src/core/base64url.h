@@ -17,6 +17,11 @@ namespace dbx_oauth::core {
 // (bad character, '=', length % 4 == 1, non-zero unused bits).
 std::optional<std::string> base64url_decode(std::string_view text);
 
+// The same into out, replacing its content and reusing its capacity (a
+// caller that decodes token after token allocates nothing once warm).
+// false on any deviation; out is then unspecified.
+bool base64url_decode_into(std::string_view text, std::string& out);
+
 // Encodes without padding.
 std::string base64url_encode(std::string_view bytes);
 

@@ -29,13 +29,13 @@ int64_t saturating_sub(int64_t a, int64_t b) {
   return difference;
 }
 
-void append_unique(std::vector<std::string>& scopes, std::string scope) {
+void append_unique(std::vector<std::string>& scopes, std::string_view scope) {
   if (!scope.empty() && std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) {
-    scopes.push_back(std::move(scope));
+    scopes.emplace_back(scope);
   }
 }
 
-void split_scope_string(const std::string& text, std::vector<std::string>& scopes) {
+void split_scope_string(std::string_view text, std::vector<std::string>& scopes) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t end = std::min(text.find(' ', start), text.size());
@@ -44,37 +44,101 @@ void split_scope_string(const std::string& text, std::vector<std::string>& scope
   }
 }
 
-}  // namespace
-
-Reason read_numeric_date(const json& claims, const char* name, std::optional<int64_t>& out) {
-  out.reset();
+// The two claims representations behind one set of accessors, so each rule
+// below is written once (claims.h).  member() is nullptr when absent.
+const json* member(const json& claims, const char* name) {
   const auto it = claims.find(name);
-  if (it == claims.end()) return Reason::ok;
-  // nlohmann stores JSON integers as number_integer or number_unsigned and
-  // everything with a fraction or exponent as number_float.
-  if (it->is_number_unsigned()) {
-    const uint64_t value = it->get<uint64_t>();
-    if (value > static_cast<uint64_t>(kMaxNumericDate)) return Reason::bad_claim_type;
-    out = static_cast<int64_t>(value);
+  return it == claims.end() ? nullptr : &*it;
+}
+const JsonValueView* member(const JsonObjectScan& claims, const char* name) { return claims.find(name); }
+
+const std::string_view* as_string(const json& value, std::string_view& storage) {
+  if (!value.is_string()) return nullptr;
+  storage = value.get_ref<const std::string&>();
+  return &storage;
+}
+const std::string_view* as_string(const JsonValueView& value, std::string_view& storage) {
+  if (value.kind != JsonKind::string) return nullptr;
+  storage = value.string;
+  return &storage;
+}
+
+// nlohmann stores JSON integers as number_integer or number_unsigned and
+// everything with a fraction or exponent as number_float; the scan keeps
+// the same three kinds.
+struct IntegerValue {
+  bool is_unsigned = false, is_signed = false;
+  uint64_t unsigned_value = 0;
+  int64_t signed_value = 0;
+};
+IntegerValue as_integer(const json& value) {
+  IntegerValue v;
+  if (value.is_number_unsigned()) {
+    v.is_unsigned = true;
+    v.unsigned_value = value.get<uint64_t>();
+  } else if (value.is_number_integer()) {
+    v.is_signed = true;
+    v.signed_value = value.get<int64_t>();
+  }
+  return v;
+}
+IntegerValue as_integer(const JsonValueView& value) {
+  IntegerValue v;
+  if (value.kind == JsonKind::unsigned_integer) {
+    v.is_unsigned = true;
+    v.unsigned_value = value.unsigned_integer;
+  } else if (value.kind == JsonKind::integer) {
+    v.is_signed = true;
+    v.signed_value = value.integer;
+  }
+  return v;
+}
+
+bool is_array(const json& value) { return value.is_array(); }
+bool is_array(const JsonValueView& value) { return value.kind == JsonKind::array; }
+
+// Calls f on each element of an array value; stops at the first false.
+template <class F>
+bool each_element(const json& /*claims*/, const json& array, F f) {
+  for (const json& item : array)
+    if (!f(item)) return false;
+  return true;
+}
+template <class F>
+bool each_element(const JsonObjectScan& claims, const JsonValueView& array, F f) {
+  for (std::uint32_t i = 0; i < array.count; ++i)
+    if (!f(claims.elements[array.first + i])) return false;
+  return true;
+}
+
+template <class Claims>
+Reason numeric_date(const Claims& claims, const char* name, std::optional<int64_t>& out) {
+  out.reset();
+  const auto* value = member(claims, name);
+  if (value == nullptr) return Reason::ok;
+  const IntegerValue v = as_integer(*value);
+  if (v.is_unsigned) {
+    if (v.unsigned_value > static_cast<uint64_t>(kMaxNumericDate)) return Reason::bad_claim_type;
+    out = static_cast<int64_t>(v.unsigned_value);
     return Reason::ok;
   }
-  if (it->is_number_integer()) {
-    const int64_t value = it->get<int64_t>();
-    if (value < 0 || value > kMaxNumericDate) return Reason::bad_claim_type;
-    out = value;
+  if (v.is_signed) {
+    if (v.signed_value < 0 || v.signed_value > kMaxNumericDate) return Reason::bad_claim_type;
+    out = v.signed_value;
     return Reason::ok;
   }
   return Reason::bad_claim_type;
 }
 
-Reason read_time_claims(const json& claims, TimeClaims& out, std::string& detail) {
+template <class Claims>
+Reason time_claims(const Claims& claims, TimeClaims& out, std::string& detail) {
   std::optional<int64_t> exp;
   const struct {
     const char* name;
     std::optional<int64_t>* slot;
   } fields[] = {{"exp", &exp}, {"nbf", &out.not_before}, {"iat", &out.issued_at}};
   for (const auto& field : fields) {
-    if (read_numeric_date(claims, field.name, *field.slot) != Reason::ok) {
+    if (numeric_date(claims, field.name, *field.slot) != Reason::ok) {
       detail = std::string("\"") + field.name + "\" is not an integer NumericDate";
       return Reason::bad_claim_type;
     }
@@ -85,6 +149,119 @@ Reason read_time_claims(const json& claims, TimeClaims& out, std::string& detail
   }
   out.expires_at = *exp;
   return Reason::ok;
+}
+
+template <class Claims>
+Reason audience(const Claims& claims, const std::vector<std::string>& accepted, std::string& detail) {
+  if (accepted.empty()) return Reason::ok;
+  const auto* aud = member(claims, "aud");
+  if (aud == nullptr) {
+    detail = "token has no \"aud\"";
+    return Reason::audience_mismatch;
+  }
+  std::string_view storage;
+  std::size_t count = 0;
+  std::string_view first;
+  bool matched = false;
+  const auto consider = [&](std::string_view value) {
+    if (count++ == 0) first = value;
+    matched = matched || std::find(accepted.begin(), accepted.end(), value) != accepted.end();
+  };
+  if (const std::string_view* value = as_string(*aud, storage)) {
+    consider(*value);
+  } else if (is_array(*aud)) {
+    const bool all_strings = each_element(claims, *aud, [&](const auto& item) {
+      std::string_view item_storage;
+      const std::string_view* text = as_string(item, item_storage);
+      if (text == nullptr) return false;
+      consider(*text);
+      return true;
+    });
+    if (!all_strings) {
+      detail = "\"aud\" array holds a non-string";
+      return Reason::bad_claim_type;
+    }
+  } else {
+    detail = "\"aud\" is neither a string nor an array";
+    return Reason::bad_claim_type;
+  }
+  if (matched) return Reason::ok;
+  detail = count == 1 ? "aud \"" + sanitize_for_detail(first) + "\""
+                      : std::to_string(count) + " audiences, none accepted";
+  return Reason::audience_mismatch;
+}
+
+template <class Claims>
+Reason scopes_of(const Claims& claims, std::vector<std::string>& scopes, std::string& detail) {
+  scopes.clear();
+  std::string_view storage;
+  if (const auto* scope = member(claims, "scope")) {
+    const std::string_view* text = as_string(*scope, storage);
+    if (text == nullptr) {
+      detail = "\"scope\" is not a string";
+      return Reason::bad_claim_type;
+    }
+    split_scope_string(*text, scopes);
+  }
+  if (const auto* scp = member(claims, "scp")) {
+    if (const std::string_view* text = as_string(*scp, storage)) {
+      split_scope_string(*text, scopes);
+    } else if (is_array(*scp)) {
+      Reason reason = Reason::ok;
+      each_element(claims, *scp, [&](const auto& item) {
+        std::string_view item_storage;
+        const std::string_view* scope = as_string(item, item_storage);
+        if (scope == nullptr) {
+          detail = "\"scp\" array holds a non-string";
+          reason = Reason::bad_claim_type;
+          return false;
+        }
+        // Each element is one scope-token (RFC 6749 §3.3); one holding a
+        // space would let "postgres x" match nothing and "x postgres" be
+        // ambiguous between one scope and two, so it is malformed.
+        if (scope->find(' ') != std::string_view::npos) {
+          detail = "\"scp\" array element holds a space";
+          reason = Reason::bad_claim_type;
+          return false;
+        }
+        append_unique(scopes, *scope);
+        return true;
+      });
+      if (reason != Reason::ok) return reason;
+    } else {
+      detail = "\"scp\" is neither a string nor an array";
+      return Reason::bad_claim_type;
+    }
+  }
+  return Reason::ok;
+}
+
+}  // namespace
+
+Reason read_numeric_date(const json& claims, const char* name, std::optional<int64_t>& out) {
+  return numeric_date(claims, name, out);
+}
+Reason read_numeric_date(const JsonObjectScan& claims, const char* name, std::optional<int64_t>& out) {
+  return numeric_date(claims, name, out);
+}
+Reason read_time_claims(const json& claims, TimeClaims& out, std::string& detail) {
+  return time_claims(claims, out, detail);
+}
+Reason read_time_claims(const JsonObjectScan& claims, TimeClaims& out, std::string& detail) {
+  return time_claims(claims, out, detail);
+}
+Reason check_audience(const json& claims, const std::vector<std::string>& accepted, std::string& detail) {
+  return audience(claims, accepted, detail);
+}
+Reason check_audience(const JsonObjectScan& claims, const std::vector<std::string>& accepted,
+                      std::string& detail) {
+  return audience(claims, accepted, detail);
+}
+Reason read_scopes(const json& claims, std::vector<std::string>& scopes, std::string& detail) {
+  return scopes_of(claims, scopes, detail);
+}
+Reason read_scopes(const JsonObjectScan& claims, std::vector<std::string>& scopes, std::string& detail) {
+  return scopes_of(claims, scopes, detail);
 }
 
 Reason check_validity_window(int64_t expires_at, const std::optional<int64_t>& not_before,
@@ -118,72 +295,6 @@ Reason check_time_claims(const TimeClaims& times, int64_t clock_skew, int64_t ma
   if (lifetime > clamp_setting(max_lifetime, kMaxNumericDate)) {
     detail = "lifetime " + std::to_string(lifetime) + " s exceeds " + std::to_string(max_lifetime) + " s";
     return Reason::lifetime_too_long;
-  }
-  return Reason::ok;
-}
-
-Reason check_audience(const json& claims, const std::vector<std::string>& accepted, std::string& detail) {
-  if (accepted.empty()) return Reason::ok;
-  const auto aud = claims.find("aud");
-  if (aud == claims.end()) {
-    detail = "token has no \"aud\"";
-    return Reason::audience_mismatch;
-  }
-  std::vector<std::string> values;
-  if (aud->is_string()) {
-    values.push_back(aud->get<std::string>());
-  } else if (aud->is_array()) {
-    for (const auto& item : *aud) {
-      if (!item.is_string()) {
-        detail = "\"aud\" array holds a non-string";
-        return Reason::bad_claim_type;
-      }
-      values.push_back(item.get<std::string>());
-    }
-  } else {
-    detail = "\"aud\" is neither a string nor an array";
-    return Reason::bad_claim_type;
-  }
-  for (const auto& value : values) {
-    if (std::find(accepted.begin(), accepted.end(), value) != accepted.end()) return Reason::ok;
-  }
-  detail = values.size() == 1 ? "aud \"" + sanitize_for_detail(values[0]) + "\""
-                              : std::to_string(values.size()) + " audiences, none accepted";
-  return Reason::audience_mismatch;
-}
-
-Reason read_scopes(const json& claims, std::vector<std::string>& scopes, std::string& detail) {
-  scopes.clear();
-  if (const auto scope = claims.find("scope"); scope != claims.end()) {
-    if (!scope->is_string()) {
-      detail = "\"scope\" is not a string";
-      return Reason::bad_claim_type;
-    }
-    split_scope_string(scope->get_ref<const std::string&>(), scopes);
-  }
-  if (const auto scp = claims.find("scp"); scp != claims.end()) {
-    if (scp->is_string()) {
-      split_scope_string(scp->get_ref<const std::string&>(), scopes);
-    } else if (scp->is_array()) {
-      for (const auto& item : *scp) {
-        if (!item.is_string()) {
-          detail = "\"scp\" array holds a non-string";
-          return Reason::bad_claim_type;
-        }
-        // Each element is one scope-token (RFC 6749 §3.3); one holding a
-        // space would let "postgres x" match nothing and "x postgres" be
-        // ambiguous between one scope and two, so it is malformed.
-        const std::string& scope = item.get_ref<const std::string&>();
-        if (scope.find(' ') != std::string::npos) {
-          detail = "\"scp\" array element holds a space";
-          return Reason::bad_claim_type;
-        }
-        append_unique(scopes, scope);
-      }
-    } else {
-      detail = "\"scp\" is neither a string nor an array";
-      return Reason::bad_claim_type;
-    }
   }
   return Reason::ok;
 }

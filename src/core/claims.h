@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_reader.h"
 #include "core/status.h"
 
 namespace dbx_oauth::core {
@@ -31,10 +32,15 @@ struct TimeClaims {
 
 // Reads one optional NumericDate; absent leaves out empty and returns ok.
 // A float, string, bool, negative or too large value is bad_claim_type.
+// Each reader below takes the claims either as an nlohmann::json object or
+// as a scan of one (json_reader.h, what the validator uses); both apply
+// the same rules, written once.
 Reason read_numeric_date(const nlohmann::json& claims, const char* name, std::optional<int64_t>& out);
+Reason read_numeric_date(const JsonObjectScan& claims, const char* name, std::optional<int64_t>& out);
 
 // exp (required: missing_exp), nbf and iat (optional): types only.
 Reason read_time_claims(const nlohmann::json& claims, TimeClaims& out, std::string& detail);
+Reason read_time_claims(const JsonObjectScan& claims, TimeClaims& out, std::string& detail);
 
 // expired (exp <= now - skew), not_yet_valid (nbf > now + skew).
 Reason check_validity_window(int64_t expires_at, const std::optional<int64_t>& not_before,
@@ -50,11 +56,14 @@ Reason check_time_claims(const TimeClaims& times, int64_t clock_skew, int64_t ma
 // audience_mismatch, any other type bad_claim_type.
 Reason check_audience(const nlohmann::json& claims, const std::vector<std::string>& accepted,
                       std::string& detail);
+Reason check_audience(const JsonObjectScan& claims, const std::vector<std::string>& accepted,
+                      std::string& detail);
 
 // Collects scopes from "scope" (space-separated string, RFC 8693 §4.2) and
 // "scp" (array of strings or a space-separated string), de-duplicated in
 // order of appearance.  Other types are bad_claim_type.
 Reason read_scopes(const nlohmann::json& claims, std::vector<std::string>& scopes, std::string& detail);
+Reason read_scopes(const JsonObjectScan& claims, std::vector<std::string>& scopes, std::string& detail);
 
 // accepted empty: true.  Otherwise at least one scope is in accepted.
 bool has_accepted_scope(const std::vector<std::string>& scopes, const std::vector<std::string>& accepted);

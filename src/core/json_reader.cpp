@@ -1,15 +1,19 @@
-// Strict one-pass JSON reader (see json_reader.h).
+// Strict one-pass JSON reader and scanner (see json_reader.h).
 //
-// Recursive descent; recursion depth is bounded by max_depth.  Each value is
-// built in place: a member's slot is inserted when its name is read, which
-// is also the duplicate check, so a repeated name is reported before its
-// value is read, as parse_json_strict() does.
+// Recursive descent; recursion depth is bounded by max_depth.  The lexical
+// rules (strings, numbers, whitespace, depth) live in one Cursor that both
+// the Reader (builds an nlohmann::json) and the Scanner (keeps views of the
+// top-level members) use, so the two decide every input alike.  A member
+// name is checked for a duplicate when it is read, before its value, as
+// parse_json_strict() does, so all three report the same reason.
 #include "core/json_reader.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <unordered_set>
 
 namespace dbx_oauth::core {
 
@@ -17,23 +21,24 @@ namespace {
 
 using nlohmann::json;
 
-class Reader {
- public:
-  Reader(std::string_view text, int max_depth)
-      : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+// A number as nlohmann classifies it (json_reader.h).
+struct Number {
+  JsonKind kind = JsonKind::unsigned_integer;
+  std::int64_t integer = 0;
+  std::uint64_t unsigned_integer = 0;
+  double floating = 0;
+};
 
-  bool document(json& out) {
-    skip_ws();
-    if (!value(out, 0)) return false;
-    skip_ws();
-    if (p_ != end_) return bad_at();
-    return true;
-  }
+class Cursor {
+ public:
+  Cursor(std::string_view text, int max_depth)
+      : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
 
   Reason reason() const { return reason_; }
   std::string& detail() { return detail_; }
 
- private:
+ protected:
+
   void skip_ws() {
     while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
   }
@@ -46,35 +51,15 @@ class Reader {
   // Never echo the input: only where it went wrong.
   bool bad_at() { return fail(Reason::bad_json, "invalid JSON at byte " + std::to_string(p_ - begin_)); }
 
-  bool value(json& out, int depth) {
-    if (p_ == end_) return bad_at();
-    switch (*p_) {
-      case '{':
-        return object(out, depth + 1);
-      case '[':
-        return array(out, depth + 1);
-      case '"': {
-        std::string s;
-        if (!string(s)) return false;
-        out = std::move(s);
-        return true;
-      }
-      case 't':
-        return literal("true", out, json(true));
-      case 'f':
-        return literal("false", out, json(false));
-      case 'n':
-        return literal("null", out, json(nullptr));
-      default:
-        return number(out);
-    }
+  bool duplicate(std::size_t name_size) {
+    // The member name comes from untrusted input; report only its length.
+    return fail(Reason::duplicate_key, "duplicate JSON member name (" + std::to_string(name_size) + " bytes)");
   }
 
-  bool literal(std::string_view word, json& out, json&& v) {
+  bool literal(std::string_view word) {
     if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word)
       return bad_at();
     p_ += word.size();
-    out = std::move(v);
     return true;
   }
 
@@ -85,64 +70,6 @@ class Reader {
     ++p_;  // the bracket
     skip_ws();
     return true;
-  }
-
-  bool object(json& out, int depth) {
-    if (!open(depth)) return false;
-    out = json::object();
-    auto& members = out.get_ref<json::object_t&>();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
-      if (p_ == end_ || *p_ != '"') return bad_at();
-      std::string name;
-      if (!string(name)) return false;
-      const std::size_t name_size = name.size();
-      auto [slot, inserted] = members.try_emplace(std::move(name));
-      if (!inserted) {
-        // The member name comes from untrusted input; report only its length.
-        return fail(Reason::duplicate_key, "duplicate JSON member name (" + std::to_string(name_size) + " bytes)");
-      }
-      skip_ws();
-      if (p_ == end_ || *p_ != ':') return bad_at();
-      ++p_;
-      skip_ws();
-      if (!value(slot->second, depth)) return false;
-      skip_ws();
-      if (p_ == end_) return bad_at();
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return bad_at();
-      ++p_;
-      skip_ws();
-    }
-  }
-
-  bool array(json& out, int depth) {
-    if (!open(depth)) return false;
-    out = json::array();
-    auto& elements = out.get_ref<json::array_t&>();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
-      elements.emplace_back();
-      if (!value(elements.back(), depth)) return false;
-      skip_ws();
-      if (p_ == end_) return bad_at();
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return bad_at();
-      ++p_;
-      skip_ws();
-    }
   }
 
   static int hex_digit(char c) {
@@ -201,7 +128,7 @@ class Reader {
     return 0;
   }
 
-  // p_ is at the opening quote.
+  // p_ is at the opening quote; the decoded string is appended to out.
   bool string(std::string& out) {
     ++p_;
     for (;;) {
@@ -262,12 +189,47 @@ class Reader {
     }
   }
 
+  // The string at p_ (opening quote) as a view: into the text when it has
+  // no escapes (valid raw UTF-8 decodes to itself), else decoded into
+  // arena.  arena is reserved to the whole text's size on first use: the
+  // decoded form of any string is never longer than its escaped form, so
+  // arena never reallocates and earlier views stay valid.
+  bool string_ref(std::string& arena, std::string_view& out) {
+    const char* quote = p_;
+    const char* q = p_ + 1;
+    for (;;) {
+      while (q != end_) {
+        const auto c = static_cast<unsigned char>(*q);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+        ++q;
+      }
+      if (q == end_ || *q == '\\' || static_cast<unsigned char>(*q) < 0x20) break;
+      if (*q == '"') {
+        out = std::string_view(quote + 1, static_cast<std::size_t>(q - quote - 1));
+        p_ = q + 1;
+        return true;
+      }
+      const std::size_t n = utf8_length(q);
+      if (n == 0) break;
+      q += n;
+    }
+    // An escape or an error: the full decoder reports errors at the right byte.
+    if (arena.capacity() < static_cast<std::size_t>(end_ - begin_)) {
+      if (!arena.empty()) return fail(Reason::bad_json, "invalid JSON value");  // cannot happen
+      arena.reserve(static_cast<std::size_t>(end_ - begin_));
+    }
+    const std::size_t start = arena.size();
+    if (!string(arena)) return false;
+    out = std::string_view(arena.data() + start, arena.size() - start);
+    return true;
+  }
+
   static bool digit(char c) { return c >= '0' && c <= '9'; }
 
   // RFC 8259 number grammar; classified as nlohmann does: an integer
   // (no fraction, no exponent) is int64 when negative, uint64 otherwise,
   // and a double when it does not fit; a double that overflows is refused.
-  bool number(json& out) {
+  bool number(Number& out) {
     const char* start = p_;
     bool negative = false;
     if (p_ != end_ && *p_ == '-') {
@@ -294,28 +256,31 @@ class Reader {
       if (p_ == end_ || !digit(*p_)) return bad_at();
       while (p_ != end_ && digit(*p_)) ++p_;
     }
-    // strto* need a terminated copy; token numbers are short.
-    const std::string text(start, static_cast<std::size_t>(p_ - start));
-    char* stop = nullptr;
     if (integer) {
-      errno = 0;
+      // The grammar above already holds, so from_chars reads all of it
+      // unless the value does not fit 64 bits.
       if (negative) {
-        const long long v = std::strtoll(text.c_str(), &stop, 10);
-        if (errno == 0) {
-          out = static_cast<json::number_integer_t>(v);
+        std::int64_t v = 0;
+        if (std::from_chars(start, p_, v).ec == std::errc()) {
+          out.kind = JsonKind::integer;
+          out.integer = v;
           return true;
         }
       } else {
-        const unsigned long long v = std::strtoull(text.c_str(), &stop, 10);
-        if (errno == 0) {
-          out = static_cast<json::number_unsigned_t>(v);
+        std::uint64_t v = 0;
+        if (std::from_chars(start, p_, v).ec == std::errc()) {
+          out.kind = JsonKind::unsigned_integer;
+          out.unsigned_integer = v;
           return true;
         }
       }
     }
-    const double v = std::strtod(text.c_str(), &stop);
+    // strtod needs a terminated copy; such numbers are rare in tokens.
+    const std::string text(start, static_cast<std::size_t>(p_ - start));
+    const double v = std::strtod(text.c_str(), nullptr);
     if (!std::isfinite(v)) return fail(Reason::bad_json, "invalid JSON value");
-    out = v;
+    out.kind = JsonKind::floating;
+    out.floating = v;
     return true;
   }
 
@@ -325,6 +290,245 @@ class Reader {
   int max_depth_;
   Reason reason_ = Reason::ok;
   std::string detail_;
+};
+
+// Builds the nlohmann::json value: a member's slot is inserted when its
+// name is read, which is also the duplicate check.
+class Reader : public Cursor {
+ public:
+  using Cursor::Cursor;
+
+  bool document(json& out) {
+    skip_ws();
+    if (!value(out, 0)) return false;
+    skip_ws();
+    if (p_ != end_) return bad_at();
+    return true;
+  }
+
+ private:
+  bool value(json& out, int depth) {
+    if (p_ == end_) return bad_at();
+    switch (*p_) {
+      case '{':
+        return object(out, depth + 1);
+      case '[':
+        return array(out, depth + 1);
+      case '"': {
+        std::string s;
+        if (!string(s)) return false;
+        out = std::move(s);
+        return true;
+      }
+      case 't':
+        out = true;
+        return literal("true");
+      case 'f':
+        out = false;
+        return literal("false");
+      case 'n':
+        out = nullptr;
+        return literal("null");
+      default: {
+        Number n;
+        if (!number(n)) return false;
+        if (n.kind == JsonKind::integer) {
+          out = static_cast<json::number_integer_t>(n.integer);
+        } else if (n.kind == JsonKind::unsigned_integer) {
+          out = static_cast<json::number_unsigned_t>(n.unsigned_integer);
+        } else {
+          out = n.floating;
+        }
+        return true;
+      }
+    }
+  }
+
+  bool object(json& out, int depth) {
+    if (!open(depth)) return false;
+    out = json::object();
+    auto& members = out.get_ref<json::object_t&>();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '"') return bad_at();
+      std::string name;
+      if (!string(name)) return false;
+      const std::size_t name_size = name.size();
+      auto [slot, inserted] = members.try_emplace(std::move(name));
+      if (!inserted) return duplicate(name_size);
+      skip_ws();
+      if (p_ == end_ || *p_ != ':') return bad_at();
+      ++p_;
+      skip_ws();
+      if (!value(slot->second, depth)) return false;
+      skip_ws();
+      if (p_ == end_) return bad_at();
+      if (*p_ == '}') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return bad_at();
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  bool array(json& out, int depth) {
+    if (!open(depth)) return false;
+    out = json::array();
+    auto& elements = out.get_ref<json::array_t&>();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      elements.emplace_back();
+      if (!value(elements.back(), depth)) return false;
+      skip_ws();
+      if (p_ == end_) return bad_at();
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return bad_at();
+      ++p_;
+      skip_ws();
+    }
+  }
+};
+
+// Keeps views of the top-level members (and of the elements of arrays that
+// are their values); everything deeper is only checked.
+class Scanner : public Cursor {
+ public:
+  Scanner(std::string_view text, int max_depth, JsonObjectScan& out) : Cursor(text, max_depth), out_(out) {}
+
+  bool document() {
+    skip_ws();
+    JsonValueView root;
+    if (!value(root, 0, Keep::members)) return false;
+    skip_ws();
+    if (p_ != end_) return bad_at();
+    out_.is_object = root.kind == JsonKind::object;
+    return true;
+  }
+
+ private:
+  // What a container keeps: the top-level object its members, their array
+  // values their elements, anything else nothing.
+  enum class Keep { members, elements, nothing };
+
+  // Objects with more members than this check duplicates with a hash set
+  // rather than by comparing with each earlier name.
+  static constexpr std::size_t kLinearNames = 16;
+
+  bool value(JsonValueView& out, int depth, Keep keep) {
+    if (p_ == end_) return bad_at();
+    switch (*p_) {
+      case '{':
+        out.kind = JsonKind::object;
+        return object(depth + 1, keep == Keep::members);
+      case '[':
+        out.kind = JsonKind::array;
+        return array(out, depth + 1, keep == Keep::elements);
+      case '"':
+        out.kind = JsonKind::string;
+        return string_ref(out_.arena, out.string);
+      case 't':
+        out.kind = JsonKind::boolean;
+        out.boolean = true;
+        return literal("true");
+      case 'f':
+        out.kind = JsonKind::boolean;
+        out.boolean = false;
+        return literal("false");
+      case 'n':
+        out.kind = JsonKind::null;
+        return literal("null");
+      default: {
+        Number n;
+        if (!number(n)) return false;
+        out.kind = n.kind;
+        out.integer = n.integer;
+        out.unsigned_integer = n.unsigned_integer;
+        out.floating = n.floating;
+        return true;
+      }
+    }
+  }
+
+  bool object(int depth, bool keep_members) {
+    if (!open(depth)) return false;
+    // This object's names are out_.names[first, end); nested objects push
+    // theirs after and pop them when they close.
+    const std::size_t first = out_.names.size();
+    std::unordered_set<std::string_view> many;
+    const auto close = [&] {
+      ++p_;
+      out_.names.resize(first);
+      return true;
+    };
+    if (p_ != end_ && *p_ == '}') return close();
+    for (;;) {
+      if (p_ == end_ || *p_ != '"') return bad_at();
+      std::string_view name;
+      if (!string_ref(out_.arena, name)) return false;
+      const std::size_t count = out_.names.size() - first;
+      if (count < kLinearNames) {
+        for (std::size_t i = first; i < out_.names.size(); ++i)
+          if (out_.names[i] == name) return duplicate(name.size());
+      } else {
+        if (many.empty()) many.insert(out_.names.begin() + static_cast<std::ptrdiff_t>(first), out_.names.end());
+        if (!many.insert(name).second) return duplicate(name.size());
+      }
+      out_.names.push_back(name);
+      skip_ws();
+      if (p_ == end_ || *p_ != ':') return bad_at();
+      ++p_;
+      skip_ws();
+      JsonValueView member;
+      if (!value(member, depth, keep_members ? Keep::elements : Keep::nothing)) return false;
+      if (keep_members) out_.members.push_back(JsonMember{name, member});
+      skip_ws();
+      if (p_ == end_) return bad_at();
+      if (*p_ == '}') return close();
+      if (*p_ != ',') return bad_at();
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  bool array(JsonValueView& out, int depth, bool keep_elements) {
+    if (!open(depth)) return false;
+    out.first = static_cast<std::uint32_t>(out_.elements.size());
+    out.count = 0;
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      JsonValueView element;
+      if (!value(element, depth, Keep::nothing)) return false;
+      if (keep_elements) {
+        out_.elements.push_back(element);
+        ++out.count;
+      }
+      skip_ws();
+      if (p_ == end_) return bad_at();
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return bad_at();
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  JsonObjectScan& out_;
 };
 
 }  // namespace
@@ -341,6 +545,34 @@ JsonParseResult read_json_strict(std::string_view text, int max_depth) {
   result.detail = std::move(reader.detail());
   result.value = json();
   return result;
+}
+
+const JsonValueView* JsonObjectScan::find(std::string_view name) const {
+  for (const JsonMember& member : members)
+    if (member.name == name) return &member.value;
+  return nullptr;
+}
+
+Reason scan_json_strict(std::string_view text, JsonObjectScan& out, int max_depth) {
+  out.reason = Reason::bad_json;
+  out.detail.clear();
+  out.is_object = false;
+  out.members.clear();
+  out.elements.clear();
+  out.arena.clear();
+  out.names.clear();
+  JsonParseResult bom;
+  if (refuse_utf8_bom(text, bom)) {
+    out.detail = std::move(bom.detail);
+    return out.reason = bom.reason;
+  }
+  Scanner scanner(text, max_depth, out);
+  if (scanner.document()) return out.reason = Reason::ok;
+  out.detail = std::move(scanner.detail());
+  out.members.clear();
+  out.elements.clear();
+  out.is_object = false;
+  return out.reason = scanner.reason();
 }
 
 }  // namespace dbx_oauth::core

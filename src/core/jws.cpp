@@ -50,18 +50,18 @@ Reason split_compact_jws(std::string_view token, CompactJws& out, std::string& d
     detail = "token has an empty header or payload segment";
     return Reason::malformed;
   }
-  auto header_bytes = base64url_decode(header);
-  auto payload_bytes = base64url_decode(payload);
-  auto signature_bytes = base64url_decode(signature);
-  if (!header_bytes || !payload_bytes || !signature_bytes) {
-    detail = !header_bytes ? "header segment" : !payload_bytes ? "payload segment" : "signature segment";
-    detail += " is not canonical base64url";
+  // Decoded in place: a CompactJws reused for the next token keeps its
+  // buffers, so a warm split allocates nothing.
+  const char* bad = !base64url_decode_into(header, out.header_text)       ? "header segment"
+                    : !base64url_decode_into(payload, out.payload_text)   ? "payload segment"
+                    : !base64url_decode_into(signature, out.signature)    ? "signature segment"
+                                                                          : nullptr;
+  if (bad != nullptr) {
+    out = CompactJws{};
+    detail = std::string(bad) + " is not canonical base64url";
     return Reason::bad_base64;
   }
   out.signing_input = token.substr(0, second);
-  out.header_text = std::move(*header_bytes);
-  out.payload_text = std::move(*payload_bytes);
-  out.signature = std::move(*signature_bytes);
   return Reason::ok;
 }
 
@@ -74,22 +74,24 @@ bool algorithm_allowed(std::string_view alg, const std::vector<std::string>& all
 
 Reason parse_jose_header(std::string_view header_text, const std::vector<std::string>& allowed,
                          JoseHeader& out, std::string& detail) {
-  JsonParseResult parsed = read_json_strict(header_text);
-  if (parsed.reason != Reason::ok) {
-    detail = "header: " + parsed.detail;
-    return parsed.reason;
+  // Only the top-level members are read, so the header is scanned, not
+  // built; the scan applies every rule of the strict parse (json_reader.h).
+  // One scan per thread, reused: warm, it allocates nothing.
+  thread_local JsonObjectScan header;
+  if (scan_json_strict(header_text, header) != Reason::ok) {
+    detail = "header: " + header.detail;
+    return header.reason;
   }
-  nlohmann::json& header = parsed.value;
-  if (!header.is_object()) {
+  if (!header.is_object) {
     detail = "header is not a JSON object";
     return Reason::malformed;
   }
-  const auto alg = header.find("alg");
-  if (alg == header.end() || !alg->is_string()) {
+  const JsonValueView* alg = header.find("alg");
+  if (alg == nullptr || alg->kind != JsonKind::string) {
     detail = "header has no string \"alg\"";
     return Reason::malformed;
   }
-  out.alg = alg->get<std::string>();
+  out.alg.assign(alg->string);
   if (iequals(out.alg, "none")) {
     detail = "alg \"none\" is never accepted";
     return Reason::unsupported_alg;
@@ -99,26 +101,25 @@ Reason parse_jose_header(std::string_view header_text, const std::vector<std::st
     return Reason::unsupported_alg;
   }
   // RFC 7515 §4.1.11: we understand no extensions, so any "crit" is fatal.
-  if (header.contains("crit")) {
+  if (header.find("crit") != nullptr) {
     detail = "header has \"crit\"";
     return Reason::crit_header;
   }
-  if (const auto typ = header.find("typ"); typ != header.end()) {
-    if (!typ->is_string() || !acceptable_typ(typ->get_ref<const std::string&>())) {
-      detail = typ->is_string() ? "typ \"" + sanitize_for_detail(typ->get<std::string>(), 32) + "\""
-                                : std::string("typ is not a string");
+  if (const JsonValueView* typ = header.find("typ")) {
+    if (typ->kind != JsonKind::string || !acceptable_typ(typ->string)) {
+      detail = typ->kind == JsonKind::string ? "typ \"" + sanitize_for_detail(typ->string, 32) + "\""
+                                             : std::string("typ is not a string");
       return Reason::bad_typ;
     }
   }
   out.kid.reset();
-  if (const auto kid = header.find("kid"); kid != header.end()) {
-    if (!kid->is_string()) {
+  if (const JsonValueView* kid = header.find("kid")) {
+    if (kid->kind != JsonKind::string) {
       detail = "kid is not a string";
       return Reason::malformed;
     }
-    out.kid = kid->get<std::string>();
+    out.kid.emplace(kid->string);
   }
-  out.json = std::move(header);
   return Reason::ok;
 }
 

@@ -7,8 +7,6 @@
 #pragma once
 #include "core/no_postgres.h"
 
-#include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,7 +34,6 @@ Reason split_compact_jws(std::string_view token, CompactJws& out, std::string& d
 struct JoseHeader {
   std::string alg;
   std::optional<std::string> kid;
-  nlohmann::json json;  // the whole header object
 };
 
 // True when alg is a supported asymmetric algorithm (jwk.h) that appears in

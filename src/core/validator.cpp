@@ -5,8 +5,6 @@
 // (or reported) before the signature has been verified.
 #include "core/validator.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 
 #include "core/claims.h"
@@ -21,8 +19,6 @@ namespace dbx_oauth::core {
 
 namespace {
 
-using nlohmann::json;
-
 std::string quoted(const char* what, std::string_view value) {
   return std::string(what) + " \"" + sanitize_for_detail(value) + "\"";
 }
@@ -30,17 +26,18 @@ std::string quoted(const char* what, std::string_view value) {
 // sub, falling back to client_id (docs/security-model.md).  A present but non-string
 // claim is refused rather than skipped, so a malformed sub can never make
 // the validator silently pick another identity.
-Reason read_identity(const json& claims, std::string& identity, IdentityType& type, std::string& detail) {
+Reason read_identity(const JsonObjectScan& claims, std::string& identity, IdentityType& type,
+                     std::string& detail) {
   identity.clear();
   for (const char* name : {"sub", "client_id"}) {
-    const auto it = claims.find(name);
-    if (it == claims.end()) continue;
-    if (!it->is_string()) {
+    const JsonValueView* value = claims.find(name);
+    if (value == nullptr) continue;
+    if (value->kind != JsonKind::string) {
       detail = std::string("\"") + name + "\" is not a string";
       return Reason::bad_claim_type;
     }
-    if (!it->get_ref<const std::string&>().empty()) {
-      identity = it->get<std::string>();
+    if (!value->string.empty()) {
+      identity.assign(value->string);
       break;
     }
   }
@@ -61,7 +58,8 @@ Reason read_identity(const json& claims, std::string& identity, IdentityType& ty
 // has passed every check (a refused token is never hashed).
 Reason run_checks(std::string_view token, const ValidationSettings& settings, const KeyLookup& lookup,
                   int64_t now, const TokenDigest* token_sha256, VerifiedToken& out, std::string& detail) {
-  CompactJws jws;
+  // Reused per thread like the scans below: warm, the split allocates nothing.
+  thread_local CompactJws jws;
   if (Reason r = split_compact_jws(token, jws, detail); r != Reason::ok) return r;
 
   JoseHeader header;
@@ -70,23 +68,27 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
     return r;
   }
 
-  JsonParseResult payload = read_json_strict(jws.payload_text);
-  if (payload.reason != Reason::ok) {
-    detail = "payload: " + payload.detail;
-    return payload.reason;
+  // Scanned, not built: only top-level claims are read, and the scan
+  // applies every rule of the strict parse (json_reader.h).  Its views
+  // point into jws.payload_text, which is moved out only at the end.  One
+  // scan per thread, reused (nothing calls back into the validator while
+  // it is in use): warm, it allocates nothing.
+  thread_local JsonObjectScan claims;
+  if (scan_json_strict(jws.payload_text, claims) != Reason::ok) {
+    detail = "payload: " + claims.detail;
+    return claims.reason;
   }
-  const json& claims = payload.value;
-  if (!claims.is_object()) {
+  if (!claims.is_object) {
     detail = "payload is not a JSON object";
     return Reason::malformed;
   }
 
-  const auto iss = claims.find("iss");
-  if (iss == claims.end() || !iss->is_string()) {
+  const JsonValueView* iss = claims.find("iss");
+  if (iss == nullptr || iss->kind != JsonKind::string) {
     detail = "token has no string \"iss\"";
     return Reason::untrusted_issuer;
   }
-  const std::string& issuer = iss->get_ref<const std::string&>();
+  std::string issuer(iss->string);
   if (std::find(settings.issuers.begin(), settings.issuers.end(), issuer) == settings.issuers.end()) {
     detail = quoted("iss", issuer);
     return Reason::untrusted_issuer;
@@ -129,14 +131,14 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
 
   out.identity = std::move(identity);
   out.identity_type = type;
-  out.issuer = issuer;
+  out.issuer = std::move(issuer);
   out.kid = key->kid;
   out.alg = header.alg;
   const TokenDigest digest = token_sha256 ? *token_sha256 : sha256(token);
   out.fingerprint = digest_hex(digest, 8);  // token_fingerprint(): 16 hex digits
-  const auto jti = claims.find("jti");
-  if (jti != claims.end() && jti->is_string() && !jti->get_ref<const std::string&>().empty()) {
-    out.revocation_key = revocation_token_key(jti->get_ref<const std::string&>(), std::string_view());
+  const JsonValueView* jti = claims.find("jti");
+  if (jti != nullptr && jti->kind == JsonKind::string && !jti->string.empty()) {
+    out.revocation_key = revocation_token_key(std::string(jti->string), std::string_view());
   } else {
     out.revocation_key = revocation_token_key(std::string(), digest_hex(digest));
   }
@@ -146,7 +148,7 @@ Reason run_checks(std::string_view token, const ValidationSettings& settings, co
   out.scopes = std::move(scopes);
   // The decoded payload as sent: it passed the strict parse above, so it is
   // one valid JSON object (no BOM), and re-serialising it would only cost.
-  out.claims_json = std::move(jws.payload_text);
+  out.claims_json = jws.payload_text;
   return Reason::ok;
 }
 

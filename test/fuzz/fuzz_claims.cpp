@@ -33,6 +33,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DBX_FUZZ_CHECK(fast.value == parsed.value);
     DBX_FUZZ_CHECK(fast.value.dump() == parsed.value.dump());
   }
+  // Differential: the validator's scanner decides as the reference (with
+  // the same NUL exception) and sees an object exactly when it is one.
+  JsonObjectScan scan;
+  const Reason scanned = scan_json_strict(text, scan);
+  if (scanned != parsed.reason) {
+    DBX_FUZZ_CHECK(parsed.reason == Reason::ok && scanned == Reason::bad_json &&
+                   text.find('\0') != std::string_view::npos);
+  } else if (scanned == Reason::ok) {
+    DBX_FUZZ_CHECK(scan.is_object == parsed.value.is_object());
+    if (scan.is_object) DBX_FUZZ_CHECK(scan.members.size() == parsed.value.size());
+  }
   if (parsed.reason != Reason::ok) return 0;
   const nlohmann::json& claims = parsed.value;
 
@@ -47,6 +58,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TimeClaims times;
   std::string detail;
   const Reason r = read_time_claims(claims, times, detail);
+  const bool scanned_too = scanned == Reason::ok && scan.is_object;
+  if (scanned_too) {
+    // The claim rules give the same answers on both representations.
+    TimeClaims scan_times;
+    std::string scan_detail;
+    DBX_FUZZ_CHECK(read_time_claims(scan, scan_times, scan_detail) == r);
+    if (r == Reason::ok) {
+      DBX_FUZZ_CHECK(scan_times.expires_at == times.expires_at);
+      DBX_FUZZ_CHECK(scan_times.issued_at == times.issued_at);
+      DBX_FUZZ_CHECK(scan_times.not_before == times.not_before);
+    }
+    for (const std::vector<std::string>& accepted :
+         {std::vector<std::string>{"1234567890123456"}, std::vector<std::string>{}}) {
+      std::string d1, d2;
+      DBX_FUZZ_CHECK(check_audience(scan, accepted, d1) == check_audience(claims, accepted, d2));
+      DBX_FUZZ_CHECK(d1 == d2);
+    }
+    std::vector<std::string> s1, s2;
+    std::string d1, d2;
+    DBX_FUZZ_CHECK(read_scopes(scan, s1, d1) == read_scopes(claims, s2, d2));
+    DBX_FUZZ_CHECK(s1 == s2);
+    for (const char* name : {"sub", "client_id", "iss", "jti"}) {
+      const JsonValueView* v = scan.find(name);
+      const auto it = claims.find(name);
+      DBX_FUZZ_CHECK((v != nullptr) == (it != claims.end()));
+      if (v != nullptr && v->kind == JsonKind::string) DBX_FUZZ_CHECK(*it == std::string(v->string));
+      if (v != nullptr) DBX_FUZZ_CHECK((v->kind == JsonKind::string) == it->is_string());
+    }
+  }
   if (r == Reason::ok) {
     DBX_FUZZ_CHECK(times.expires_at >= 0 && times.expires_at <= kMaxNumericDate);
     if (times.issued_at) DBX_FUZZ_CHECK(*times.issued_at >= 0 && *times.issued_at <= kMaxNumericDate);

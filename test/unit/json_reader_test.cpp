@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+using dbx_oauth::core::JsonKind;
+using dbx_oauth::core::JsonObjectScan;
 using dbx_oauth::core::parse_json_strict;
+using dbx_oauth::core::scan_json_strict;
 using dbx_oauth::core::read_json_strict;
 using dbx_oauth::core::Reason;
 
@@ -23,6 +26,39 @@ void expect_same(const std::string& text, int depth = dbx_oauth::core::kDefaultM
   EXPECT_EQ(ours.value, reference.value) << "[" << text << "]";
   // Same number representation, not only equal values.
   EXPECT_EQ(ours.value.dump(), reference.value.dump()) << "[" << text << "]";
+
+  // The scanner (what the validator uses) decides alike and keeps the
+  // top-level members with the same values.
+  JsonObjectScan scan;
+  EXPECT_EQ(scan_json_strict(text, scan, depth), reference.reason) << "[" << text << "]";
+  EXPECT_EQ(scan.is_object, reference.reason == Reason::ok && reference.value.is_object()) << "[" << text << "]";
+  if (!scan.is_object) return;
+  ASSERT_EQ(scan.members.size(), reference.value.size()) << "[" << text << "]";
+  for (const auto& member : scan.members) {
+    const auto it = reference.value.find(std::string(member.name));
+    ASSERT_NE(it, reference.value.end()) << "[" << text << "]";
+    const auto& v = member.value;
+    switch (v.kind) {
+      case JsonKind::string: EXPECT_EQ(*it, std::string(v.string)); break;
+      case JsonKind::integer: EXPECT_TRUE(it->is_number_integer() && !it->is_number_unsigned()); EXPECT_EQ(*it, v.integer); break;
+      case JsonKind::unsigned_integer: EXPECT_TRUE(it->is_number_unsigned()); EXPECT_EQ(*it, v.unsigned_integer); break;
+      case JsonKind::floating: EXPECT_TRUE(it->is_number_float()); EXPECT_EQ(*it, v.floating); break;
+      case JsonKind::boolean: EXPECT_EQ(*it, v.boolean); break;
+      case JsonKind::null: EXPECT_TRUE(it->is_null()); break;
+      case JsonKind::object: EXPECT_TRUE(it->is_object()); break;
+      case JsonKind::array: {
+        ASSERT_TRUE(it->is_array());
+        ASSERT_EQ(v.count, it->size());
+        for (std::uint32_t i = 0; i < v.count; ++i) {
+          const auto& e = scan.elements[v.first + i];
+          if (e.kind == JsonKind::string) {
+            EXPECT_EQ((*it)[i], std::string(e.string));
+          }
+        }
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -39,6 +75,32 @@ TEST(JsonReader, OrdinaryDocumentsMatchTheReference) {
     expect_same(text);
     EXPECT_EQ(read_json_strict(text).reason, Reason::ok) << text;
   }
+}
+
+TEST(JsonReader, ScannerKeepsTopLevelMembersAndDecodesEscapes) {
+  for (const std::string text : {
+           R"({"iss":"https://x/oidc","aud":["a","b\u0041"],"exp":1796461247,"n":-0,"f":1.5,"o":{"k":[1]}})",
+           R"({"\u0061":"\ud83d\ude00","b":"plain","c":"\"q\"","d":[],"e":{},"f":null,"g":true})",
+           "{\"\xc3\xa9\":\"\xe2\x82\xac\"}", R"({"a":[[1,"x"],{"b":"c"},"d"]})"}) {
+    expect_same(text);
+  }
+  // Many members: duplicates are found past the linear-scan threshold too.
+  std::string many = "{";
+  for (int i = 0; i < 40; ++i) many += "\"m" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  expect_same(many + "\"m39\":1}");
+  expect_same(many + "\"m\\u0033\":1}");
+  expect_same(many + "\"z\":{\"a\":1,\"a\":2}}");
+  expect_same(many + "\"z\":1}");
+  // A scan reused for a second document forgets the first.
+  JsonObjectScan scan;
+  ASSERT_EQ(scan_json_strict(R"({"a":"\u0041","b":[1]})", scan), Reason::ok);
+  ASSERT_EQ(scan_json_strict(R"({"c":"x"})", scan), Reason::ok);
+  ASSERT_EQ(scan.members.size(), 1u);
+  EXPECT_EQ(scan.find("a"), nullptr);
+  ASSERT_NE(scan.find("c"), nullptr);
+  EXPECT_EQ(scan.find("c")->string, "x");
+  EXPECT_EQ(scan_json_strict(R"({"c":"x","c":"y"})", scan), Reason::duplicate_key);
+  EXPECT_TRUE(scan.members.empty());
 }
 
 TEST(JsonReader, HostileDocumentsAreRefusedLikeTheReference) {
