@@ -11,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 use DbxOAuthNode;
+use PooledSeen;
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 # Not a skip: scripts/install-deps installs pgbouncer, so its absence is a failure.
@@ -150,18 +151,7 @@ note(sprintf('%d transactions in %.1f s', $total, $elapsed));
 # --- what each transaction saw ---------------------------------------------------
 is($node->safe_psql('postgres', 'SELECT count(*) FROM seen'), $total, 'every transaction recorded what it saw');
 
-for my $u (@users) {
-	is($node->safe_psql('postgres', qq{
-		SELECT count(*) > 0,
-		       count(*) FILTER (WHERE usr IS DISTINCT FROM expected OR identity IS DISTINCT FROM expected
-		                              OR n <> $rows{$u} OR all_mine IS NOT TRUE)
-		FROM seen WHERE expected = '$u'}),
-		't|0', "every transaction of $u ran as $u, with identity $u, and saw exactly her $rows{$u} rows");
-}
-is($node->safe_psql('postgres', q{
-	SELECT count(*) > 0, count(*) FILTER (WHERE usr <> 'authenticator' OR identity IS NOT NULL OR n <> 0)
-	FROM seen WHERE expected = '-'}),
-	't|0', 'every transaction without set_token ran as the authenticator with no identity and no rows');
+PooledSeen::each_user_saw_only_own_rows($node, \@users, \%rows, 'transaction');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM seen WHERE expected NOT IN ('-', 'alice@example.com', 'bob@example.com', 'carol@example.com')}),
 	'0', 'no transaction recorded an unexpected user');
 

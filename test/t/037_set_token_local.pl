@@ -10,6 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use DbxOAuthNode;
+use PooledSeen;
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 # Not a skip: scripts/install-deps installs pgbouncer, so its absence is a failure.
@@ -320,18 +321,7 @@ my $total = $clients * $per_client;
 like($pb_out, qr{number of transactions actually processed: $total/$total},
 	"pgbench: $total pipelined transactions with CALL set_token_local(\$1) through pgbouncer")
   or diag("stdout:\n$pb_out\nstderr:\n$pb_err");
-for my $u (@users) {
-	is($node->safe_psql('postgres', qq{
-		SELECT count(*) > 0,
-		       count(*) FILTER (WHERE usr IS DISTINCT FROM expected OR identity IS DISTINCT FROM expected
-		                              OR n <> $rows{$u} OR all_mine IS NOT TRUE)
-		FROM seen WHERE expected = '$u'}),
-		't|0', "every pooled transaction of $u ran as $u and saw exactly her rows");
-}
-is($node->safe_psql('postgres', q{
-	SELECT count(*) > 0, count(*) FILTER (WHERE usr <> 'authenticator' OR identity IS NOT NULL OR n <> 0)
-	FROM seen WHERE expected = '-'}),
-	't|0', 'every pooled transaction without the CALL ran as the authenticator with no identity');
+PooledSeen::each_user_saw_only_own_rows($node, \@users, \%rows, 'pooled transaction');
 is($node->safe_psql('postgres', q{SELECT count(DISTINCT pid) <= 2 FROM seen}), 't',
 	'all of it on at most two server connections');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM dbx_oauth.sessions}), '0',
