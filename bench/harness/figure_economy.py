@@ -184,8 +184,10 @@ def figure(ctx):
         "queries, `COMMIT` + the reset check in one round trip. Own cluster: PostgreSQL 15, "
         "`max_connections` = 3 × the largest N + 100. Server connections: peak count of the "
         "app's backends (sampled every 100 ms in a separate thread); memory: the largest sum of "
-        "`Pss` from `/proc/<pid>/smaps_rollup` over those backends (swept every 5 s and at "
-        "the end of the run, while the pools still hold their connections); logins/s: the rise of `pg_stat_database.sessions` per second. "
+        "`Pss` from `/proc/<pid>/smaps_rollup` over those backends (every 5 s or more estimated "
+        "from 64 backends picked at random, so the sweep does not take a core from the logins "
+        "it measures, and exactly over all of them at the end of the run, while the pools "
+        "still hold their connections); logins/s: the rise of `pg_stat_database.sessions` per second. "
         f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}; the table shows, per N and pool, the round with the median "
         "requests/s."))
     fig.chart = False
