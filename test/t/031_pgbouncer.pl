@@ -12,6 +12,7 @@ use Test::More;
 use Time::HiRes qw(time);
 use DbxOAuthNode;
 use PooledSeen;
+use TestBouncer;
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 # Not a skip: scripts/install-deps installs pgbouncer, so its absence is a failure.
@@ -43,48 +44,11 @@ $node->safe_psql('postgres', qq{
 });
 
 # --- PgBouncer ---------------------------------------------------------------
-my $dir = PostgreSQL::Test::Utils::tempdir;
-my $bport = PostgreSQL::Test::Cluster::get_free_port();
-my $pidfile = "$dir/pgbouncer.pid";
-my $bouncer_pid;
-END {
-	# Stop our PgBouncer (by its pid) whatever happened above.
-	if ($bouncer_pid) { kill 'TERM', $bouncer_pid; }
-}
-
-open my $fh, '>', "$dir/userlist.txt" or die $!;
-print $fh qq{"authenticator" "$auth_pw"\n};
-close $fh;
-my $ini = <<"INI";
-[databases]
-appdb = host=127.0.0.1 port=@{[ $node->port ]} dbname=postgres user=authenticator
-appdb1 = host=127.0.0.1 port=@{[ $node->port ]} dbname=postgres user=authenticator pool_size=1
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bport
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 2
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 100
-server_reset_query = DISCARD ALL
-server_tls_sslmode = require
-ignore_startup_parameters = extra_float_digits
-logfile = $dir/pgbouncer.log
-pidfile = $pidfile
-INI
-open $fh, '>', "$dir/pgbouncer.ini" or die $!;
-print $fh $ini;
-close $fh;
-
-system($pgbouncer, '-d', "$dir/pgbouncer.ini") == 0 or BAIL_OUT("could not start pgbouncer");
-for (1 .. 100) { last if -s $pidfile; select(undef, undef, undef, 0.1); }
-$bouncer_pid = PostgreSQL::Test::Utils::slurp_file($pidfile) =~ s/\s+//gr if -s $pidfile;
-ok($bouncer_pid && kill(0, $bouncer_pid), "pgbouncer started (pid file $pidfile)");
+my $bouncer = TestBouncer::start($node, $pgbouncer, $auth_pw,
+	databases => "appdb1 = host=127.0.0.1 port=@{[ $node->port ]} dbname=postgres user=authenticator pool_size=1\n",
+	settings => "min_pool_size = 0\nreserve_pool_size = 0\nserver_reset_query = DISCARD ALL\n");
+my ($dir, $bport, $bouncer_pid) = @$bouncer{qw(dir port pid)};
+my $fh;
 
 my $via_bouncer = "host=127.0.0.1 port=$bport user=authenticator password=$auth_pw sslmode=disable";
 sub bouncer_psql {

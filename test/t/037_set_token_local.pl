@@ -11,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use DbxOAuthNode;
 use PooledSeen;
+use TestBouncer;
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 # Not a skip: scripts/install-deps installs pgbouncer, so its absence is a failure.
@@ -242,41 +243,9 @@ is($out, $none, 'a revoked token switches nothing');
 like($err, qr/ERROR:  28000: [^\n]*revoked/, '... 28000 revoked');
 
 # --- through PgBouncer: a bind parameter, one pipeline per transaction -----------
-my $dir = PostgreSQL::Test::Utils::tempdir;
-my $bport = PostgreSQL::Test::Cluster::get_free_port();
-my $pidfile = "$dir/pgbouncer.pid";
-my $bouncer_pid;
-END {
-	# Stop our PgBouncer (by its pid) whatever happened above.
-	if ($bouncer_pid) { kill 'TERM', $bouncer_pid; }
-}
-open my $fh, '>', "$dir/userlist.txt" or die $!;
-print $fh qq{"authenticator" "$auth_pw"\n};
-close $fh;
-open $fh, '>', "$dir/pgbouncer.ini" or die $!;
-print $fh <<"INI";
-[databases]
-appdb = host=127.0.0.1 port=@{[ $node->port ]} dbname=postgres user=authenticator
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bport
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 2
-max_client_conn = 100
-server_tls_sslmode = require
-ignore_startup_parameters = extra_float_digits
-logfile = $dir/pgbouncer.log
-pidfile = $pidfile
-INI
-close $fh;
-system($pgbouncer, '-d', "$dir/pgbouncer.ini") == 0 or BAIL_OUT("could not start pgbouncer");
-for (1 .. 100) { last if -s $pidfile; select(undef, undef, undef, 0.1); }
-$bouncer_pid = PostgreSQL::Test::Utils::slurp_file($pidfile) =~ s/\s+//gr if -s $pidfile;
-ok($bouncer_pid && kill(0, $bouncer_pid), "pgbouncer started");
+my $bouncer = TestBouncer::start($node, $pgbouncer, $auth_pw);
+my ($dir, $bport) = @$bouncer{qw(dir port)};
+my $fh;
 
 my @users = ($alice, $bob, $carol);
 my %rows = ($alice => 2, $bob => 1, $carol => 1);
