@@ -320,11 +320,17 @@ def figure_rls(ctx, fig):
               "current_identity")
     fig.ratio("current_identity() unwrapped / wrapped", "current_identity",
               "w_current_identity")
+    # No per-row helper can beat a value computed once per query: the wrapped
+    # form compares every row with a constant, so JSON GUC / wrapped is the
+    # most the 40x target could measure in this run.
+    ceiling = fig.ratio("ceiling for any helper: JSON GUC / wrapped current_identity() "
+                        "(a constant per query)", "json_guc", "w_current_identity")
     jg = fig.ratios[1]["value"]
     fig.target("`current_identity()` unwrapped ≤ 0.8× the `current_user` time", ci,
                ci is not None and ci <= 0.8, primary=False)
-    fig.target("`current_identity()` unwrapped ≥ 40× faster than the JSON-GUC style", jg,
-               jg is not None and jg >= 40)
+    fig.target("`current_identity()` unwrapped ≥ 40× faster than the JSON-GUC style",
+               f"{jg:.2f}× (ceiling {ceiling:.2f}×)" if jg and ceiling else jg,
+               jg is not None and jg >= 40, value=jg)
     st = fig.ratio("set_token, cache hit / SELECT 1", "set_token_hit", "select1")
     fig.target("`set_token` cache hit, server side ≤ 1.25× `SELECT 1`", st,
                st is not None and st <= 1.25)
