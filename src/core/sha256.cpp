@@ -17,6 +17,23 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
 };
 
+// These only fail on allocation failure; they report it as bad_alloc rather
+// than return an all-zero digest that would collide.
+void start(EVP_MD_CTX* ctx, std::string_view data) {
+  const EVP_MD* md = fetched_digest("SHA256");
+  if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1) {
+    throw std::bad_alloc();
+  }
+}
+
+TokenDigest finalise(EVP_MD_CTX* ctx) {
+  TokenDigest digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx, digest.data(), &length) != 1 || length != digest.size()) throw std::bad_alloc();
+  return digest;
+}
+
 }  // namespace
 
 std::array<unsigned char, 32> sha256(std::string_view data) {
@@ -24,17 +41,28 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
   // would allocate and free one per call, a measurable part of hashing a
   // ~700-byte token.
   thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  std::array<unsigned char, 32> digest{};
-  unsigned int length = 0;
-  // These only fail on allocation failure; report it as bad_alloc rather
-  // than returning an all-zero digest that would collide.
-  const EVP_MD* md = fetched_digest("SHA256");
-  if (md == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1 || length != digest.size()) {
-    throw std::bad_alloc();
-  }
-  return digest;
+  start(ctx.get(), data);
+  return finalise(ctx.get());
+}
+
+Sha256Prefix::Sha256Prefix() : whole_(EVP_MD_CTX_new()), fork_(EVP_MD_CTX_new()) {}
+
+Sha256Prefix::~Sha256Prefix() {
+  EVP_MD_CTX_free(whole_);
+  EVP_MD_CTX_free(fork_);
+}
+
+TokenDigest Sha256Prefix::begin(std::string_view prefix) {
+  start(whole_, prefix);
+  // The copy carries the prefix's state (and its partial block); finishing
+  // it leaves whole_ ready for the rest.
+  if (fork_ == nullptr || EVP_MD_CTX_copy_ex(fork_, whole_) != 1) throw std::bad_alloc();
+  return finalise(fork_);
+}
+
+TokenDigest Sha256Prefix::finish(std::string_view rest) {
+  if (EVP_DigestUpdate(whole_, rest.data(), rest.size()) != 1) throw std::bad_alloc();
+  return finalise(whole_);
 }
 
 std::string digest_hex(const TokenDigest& digest, std::size_t bytes) {

@@ -81,15 +81,23 @@ struct PreparedVerifiers {
 
 namespace {
 
-// RSA and ECDSA: hash the signing input, then verify the digest with the
-// key's prepared context.  EVP_PKEY_verify leaves the context reusable.
+// RSA and ECDSA: hash the signing input (unless the caller did: then
+// input_sha256 is its SHA-256, and spec's digest is SHA-256), then verify
+// the digest with the key's prepared context.  EVP_PKEY_verify leaves the
+// context reusable.
 bool verify_prehashed(const Jwk& key, const AlgorithmSpec& spec, std::string_view input,
-                      std::string_view signature) {
+                      const TokenDigest* input_sha256, std::string_view signature) {
   const EVP_MD* md = fetched_digest(spec.digest);
   if (!md) return false;
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned char computed[EVP_MAX_MD_SIZE];
+  const unsigned char* digest = computed;
   unsigned int digest_length = 0;
-  if (EVP_Digest(input.data(), input.size(), digest, &digest_length, md, nullptr) != 1) return false;
+  if (input_sha256 != nullptr) {
+    digest = input_sha256->data();
+    digest_length = static_cast<unsigned int>(input_sha256->size());
+  } else if (EVP_Digest(input.data(), input.size(), computed, &digest_length, md, nullptr) != 1) {
+    return false;
+  }
   if (!key.prepared) key.prepared = std::make_shared<PreparedVerifiers>();
   EVP_PKEY_CTX* ctx = key.prepared->get(key, spec, md);
   return ctx != nullptr &&
@@ -136,10 +144,19 @@ std::string ecdsa_raw_to_der(std::string_view raw, std::size_t coord_bytes) {
   return out;
 }
 
-Reason verify_signature(std::string_view alg, const Jwk& key, std::string_view signing_input,
-                        std::string_view signature) {
+namespace {
+
+bool is_sha256_spec(const AlgorithmSpec& spec) {
+  return spec.scheme != SignatureScheme::eddsa && spec.digest != nullptr &&
+         std::strcmp(spec.digest, "SHA256") == 0;
+}
+
+// Both entry points: input_sha256, when given, replaces hashing
+// signing_input and is only accepted for a SHA-256 algorithm.
+Reason verify(std::string_view alg, const Jwk& key, std::string_view signing_input,
+              const TokenDigest* input_sha256, std::string_view signature) {
   const AlgorithmSpec* spec = find_algorithm(alg);
-  if (!spec) return Reason::unsupported_alg;
+  if (!spec || (input_sha256 != nullptr && !is_sha256_spec(*spec))) return Reason::unsupported_alg;
   if (!key.fits_alg(alg)) return Reason::key_alg_mismatch;
 
   bool valid = false;
@@ -147,16 +164,33 @@ Reason verify_signature(std::string_view alg, const Jwk& key, std::string_view s
     // JOSE carries r||s; a DER signature (what OpenSSL and most libraries
     // produce natively) has another length and is refused here.
     const std::string der = ecdsa_raw_to_der(signature, spec->coord_bytes);
-    valid = !der.empty() && verify_prehashed(key, *spec, signing_input, der);
+    valid = !der.empty() && verify_prehashed(key, *spec, signing_input, input_sha256, der);
   } else if (spec->scheme == SignatureScheme::eddsa) {
     valid = verify_eddsa(key, signing_input, signature);
   } else {
-    valid = verify_prehashed(key, *spec, signing_input, signature);
+    valid = verify_prehashed(key, *spec, signing_input, input_sha256, signature);
   }
   // A failed verification leaves errors on the thread's OpenSSL queue, which
   // the backend's TLS code would later misread as its own.
   ERR_clear_error();
   return valid ? Reason::ok : Reason::bad_signature;
+}
+
+}  // namespace
+
+Reason verify_signature(std::string_view alg, const Jwk& key, std::string_view signing_input,
+                        std::string_view signature) {
+  return verify(alg, key, signing_input, nullptr, signature);
+}
+
+bool signs_sha256_digest(std::string_view alg) {
+  const AlgorithmSpec* spec = find_algorithm(alg);
+  return spec != nullptr && is_sha256_spec(*spec);
+}
+
+Reason verify_signature_sha256(std::string_view alg, const Jwk& key, const TokenDigest& signing_input_sha256,
+                               std::string_view signature) {
+  return verify(alg, key, std::string_view(), &signing_input_sha256, signature);
 }
 
 }  // namespace dbx_oauth::core

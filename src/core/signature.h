@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/jwk.h"
+#include "core/sha256.h"
 #include "core/status.h"
 
 namespace dbx_oauth::core {
@@ -20,6 +21,17 @@ namespace dbx_oauth::core {
 //                    >= the group order, and RSA signatures of wrong length
 Reason verify_signature(std::string_view alg, const Jwk& key, std::string_view signing_input,
                         std::string_view signature);
+
+// True for the algorithms whose signature covers sha256(signing input):
+// RS256, PS256 and ES256.
+bool signs_sha256_digest(std::string_view alg);
+
+// verify_signature for a caller that has hashed the signing input already
+// (see Sha256Prefix): the same checks and results, given
+// sha256(signing_input) instead of the input.  unsupported_alg for every
+// alg for which signs_sha256_digest is false.
+Reason verify_signature_sha256(std::string_view alg, const Jwk& key, const TokenDigest& signing_input_sha256,
+                               std::string_view signature);
 
 // Converts a JOSE ECDSA signature (raw big-endian r||s, each coord_bytes) to
 // the DER form OpenSSL verifies.  Returns empty when the length is wrong or

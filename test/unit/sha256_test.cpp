@@ -22,6 +22,23 @@ TEST(Sha256, FingerprintIsPrefixOfDigest) {
   EXPECT_NE(fingerprint, token_fingerprint("header.payload.signaturf"));
 }
 
+TEST(Sha256, PrefixDigestsEqualTheOneShotDigests) {
+  // Every split around the 64-byte block boundaries, reused across texts.
+  Sha256Prefix hashing;
+  std::string text;
+  for (int i = 0; i < 200; ++i) text.push_back(static_cast<char>('a' + i % 26));
+  for (std::size_t length : {0u, 1u, 63u, 64u, 65u, 127u, 128u, 200u}) {
+    const std::string_view whole(text.data(), length);
+    for (std::size_t prefix = 0; prefix <= length; ++prefix) {
+      EXPECT_EQ(hashing.begin(whole.substr(0, prefix)), sha256(whole.substr(0, prefix))) << prefix;
+      EXPECT_EQ(hashing.finish(whole.substr(prefix)), sha256(whole)) << length << " " << prefix;
+    }
+  }
+  EXPECT_EQ(hashing.begin("ab"), sha256("ab"));
+  EXPECT_EQ(hashing.finish("c"), sha256("abc"));
+  EXPECT_EQ(digest_hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(Sha256, ConstantTimeEquals) {
   EXPECT_TRUE(constant_time_equals("", ""));
   EXPECT_TRUE(constant_time_equals("secret", "secret"));

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "core/base64url.h"
+#include "core/sha256.h"
 #include "test_keys.h"
 
 using namespace dbx_oauth::core;
@@ -139,6 +140,39 @@ TEST(Signature, EveryAlgorithmRoundTrips) {
     EXPECT_EQ(verify_signature(c.alg, key, input + "x", sig), Reason::bad_signature) << c.alg;
     EXPECT_EQ(verify_signature(c.alg, key, input, flip_bit(sig, sig.size() / 2)), Reason::bad_signature) << c.alg;
     EXPECT_EQ(verify_signature(c.alg, key, input, ""), Reason::bad_signature) << c.alg;
+  }
+}
+
+TEST(Signature, PrecomputedSha256DigestGivesTheSameAnswers) {
+  // verify_signature_sha256 is what the validator calls with the digest of
+  // a signing input it hashed once: same answers as verify_signature, for
+  // the SHA-256 algorithms only.
+  using namespace dbx_oauth::test;
+  const std::string input = "aGVhZGVy.cGF5bG9hZA";
+  const TokenDigest digest = sha256(input);
+  for (const auto& [alg, test_key] : {std::pair<const char*, const TestKey&>{"RS256", rsa2048()},
+                                      {"PS256", rsa2048()}, {"ES256", ec_p256()}}) {
+    const Jwk key = key_for(test_key);
+    const std::string sig = sign(test_key, alg, input);
+    EXPECT_TRUE(signs_sha256_digest(alg)) << alg;
+    EXPECT_EQ(verify_signature_sha256(alg, key, digest, sig), Reason::ok) << alg;
+    EXPECT_EQ(verify_signature_sha256(alg, key, sha256(input + "x"), sig), Reason::bad_signature) << alg;
+    EXPECT_EQ(verify_signature_sha256(alg, key, digest, flip_bit(sig, sig.size() / 2)), Reason::bad_signature)
+        << alg;
+    EXPECT_EQ(verify_signature_sha256(alg, key, digest, ""), Reason::bad_signature) << alg;
+  }
+  // The key must still fit the algorithm.
+  EXPECT_EQ(verify_signature_sha256("ES256", key_for(rsa2048()), digest, sign(rsa2048(), "RS256", input)),
+            Reason::key_alg_mismatch);
+  EXPECT_EQ(verify_signature_sha256("RS256", key_for(rsa2048()), digest, sign(rsa2048(), "PS256", input)),
+            Reason::bad_signature);
+  // Any other digest, EdDSA (no prehash) and unknown algorithms: refused,
+  // never verified against a SHA-256 digest.
+  for (const auto& [alg, test_key] : {std::pair<const char*, const TestKey&>{"RS384", rsa2048()},
+                                      {"RS512", rsa2048()}, {"PS384", rsa2048()}, {"ES384", ec_p384()},
+                                      {"EdDSA", ed25519()}, {"HS256", rsa2048()}, {"none", rsa2048()}}) {
+    EXPECT_FALSE(signs_sha256_digest(alg)) << alg;
+    EXPECT_EQ(verify_signature_sha256(alg, key_for(test_key), digest, "x"), Reason::unsupported_alg) << alg;
   }
 }
 
