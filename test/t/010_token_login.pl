@@ -147,6 +147,26 @@ $node->connect_ok($t->connstr($alice, mint(sub => $alice)), 'RLS under a paralle
 	sql => 'SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; SELECT count(*) FROM big',
 	expected_stdout => qr/^100000$/);
 
+# --- the accepted line follows log_connections -----------------------------
+# Like PostgreSQL's own connection lines, it is written (at LOG) only with
+# log_connections; without it the login still works and a rejection is
+# still logged.
+$node->append_conf('postgresql.conf', "log_connections = off\n");
+$node->reload;
+my $quiet_tok = mint(sub => $alice);
+my $quiet_fp = substr(`printf '%s' '$quiet_tok' | sha256sum`, 0, 16);
+$node->connect_ok($t->connstr($alice, $quiet_tok), 'without log_connections a token login still succeeds',
+	sql => 'SELECT dbx_oauth.current_identity()', expected_stdout => qr/^\Q$alice\E$/,
+	log_unlike => [qr/token login accepted[^\n]*token_fingerprint=$quiet_fp/]);
+$node->connect_fails($t->connstr($bob, $quiet_tok), 'without log_connections a rejection is still logged',
+	expected_stderr => $generic,
+	log_like => [qr/token login rejected: reason=identity_mismatch\b[^\n]*token_fingerprint=$quiet_fp/]);
+$node->append_conf('postgresql.conf', "log_connections = on\n");
+$node->reload;
+$node->connect_ok($t->connstr($alice, $quiet_tok), 'with log_connections the accepted line is back',
+	sql => 'SELECT 1', expected_stdout => qr/^1$/,
+	log_like => [qr/token login accepted: role="\Q$alice\E"[^\n]*token_fingerprint=$quiet_fp/]);
+
 # --- no token text in the server log ---------------------------------------
 my $log = $t->server_log;
 my $leaks = grep { length($_) > 20 && index($log, $_) >= 0 } @tokens;

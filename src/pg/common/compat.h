@@ -19,6 +19,11 @@ extern "C" {
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_proc_d.h" /* ProcedureRelationId */
 #endif
+#if PG_VERSION_NUM >= 180000
+#include "tcop/backend_startup.h" /* log_connections */
+#else
+#include "postmaster/postmaster.h" /* Log_connections */
+#endif
 #if PG_VERSION_NUM >= 170000
 #include "storage/procnumber.h"
 #else
@@ -87,6 +92,19 @@ typedef int BackendId;
 #define DBX_OAUTH_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "dbx_oauth", .version = DBX_OAUTH_VERSION)
 #else
 #define DBX_OAUTH_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * Is log_connections asking for who logged in?  15 to 17: a boolean
+ * (postmaster/postmaster.h); 18 made it a list of aspects
+ * (tcop/backend_startup.h), of which "authentication" and "authorization"
+ * name the identity.
+ */
+#if PG_VERSION_NUM >= 180000
+#define dbx_log_connections_on() \
+    ((log_connections & (LOG_CONNECTION_AUTHENTICATION | LOG_CONNECTION_AUTHORIZATION)) != 0)
+#else
+#define dbx_log_connections_on() (Log_connections)
 #endif
 
 /*

@@ -49,14 +49,12 @@ static constexpr int kMaxPasswordPacket = 65535;
 }
 
 /*
- * Asks for and reads the password.  Returns NULL when the client closed the
- * connection instead of answering (psql does this to prompt for a password);
- * *too_long is set for an oversized message.
+ * Reads the answer to the password request.  Returns NULL when the client
+ * closed the connection instead of answering (psql does this to prompt for
+ * a password); *too_long is set for an oversized message.
  */
 static char *read_password_packet(Port *port, bool *too_long) {
     *too_long = false;
-    sendAuthRequest(port, AUTH_REQ_PASSWORD, nullptr, 0);
-
     pq_startmsgread();
     int mtype = pq_getbyte();
     if (mtype == EOF)
@@ -95,12 +93,20 @@ static void dbx_oauth_client_authentication(Port *port, int status) {
         return; /* not an OAuth role: trust means trust */
     if (const char *attribute = role_privileged_attribute(roleid))
         reject(port, "privileged_role", "", "", attribute);
+    if (dbx_oauth_require_ssl && is_tcp(port) && !port->ssl_in_use)
+        reject(port, "ssl_required", "", "", "(TCP connection without SSL)");
 
+    /*
+     * Ask for the token first, then read the role's label while the client
+     * answers: the request is one round trip the login waits for anyway
+     * (docs/architecture.md#keys-only-the-worker-touches-the-network).  The
+     * checks above stay before it, so a privileged role or a TCP link
+     * without SSL never gets a token sent.
+     */
+    sendAuthRequest(port, AUTH_REQ_PASSWORD, nullptr, 0);
     char *label = role_identity_label(roleid);
     if (label == nullptr)
         reject(port, "not_an_oauth_role", "", "", "(member of dbx_oauth_users without a dbx_oauth label)");
-    if (dbx_oauth_require_ssl && is_tcp(port) && !port->ssl_in_use)
-        reject(port, "ssl_required", "", "", "(TCP connection without SSL)");
 
     bool too_long = false;
     char *password = read_password_packet(port, &too_long);

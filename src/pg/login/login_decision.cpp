@@ -9,6 +9,7 @@
 
 #include "pg/login/login_decision.h"
 #include "pg/common/boundary.h"
+#include "pg/common/compat.h"
 #include "pg/common/stats.h"
 #include "pg/groups/group_membership.h"
 #include "pg/keys/validate.h"
@@ -125,10 +126,17 @@ bool login_decision_accept(LoginDecision *d, Oid roleid, const char *role_name,
     }
     session_registry_set_login_token(d->has_iat, d->issued_at, d->token_key);
     stats_count_login(true);
-    ereport(LOG, (errmsg("dbx_oauth: token login accepted: role=\"%s\" identity=\"%s\" type=%s "
-                         "client=%s token_fingerprint=%s%s%s",
-                         role_name, d->identity, d->identity_type, client ? client : "",
-                         d->fingerprint, door ? " door=" : "", door ? door : "")));
+    /*
+     * Like PostgreSQL's own "connection authorized" line, this one is at LOG
+     * only with log_connections: building and writing it costs every login
+     * a message build, a log write and the first-touch page faults of both
+     * (docs/architecture.md#keys-only-the-worker-touches-the-network).
+     */
+    ereport(dbx_log_connections_on() ? LOG : DEBUG1,
+            (errmsg("dbx_oauth: token login accepted: role=\"%s\" identity=\"%s\" type=%s "
+                    "client=%s token_fingerprint=%s%s%s",
+                    role_name, d->identity, d->identity_type, client ? client : "",
+                    d->fingerprint, door ? " door=" : "", door ? door : "")));
     return true;
 }
 
