@@ -9,6 +9,8 @@ import glob
 import json
 import os
 import re
+import resource
+import statistics
 import subprocess
 import time
 
@@ -397,6 +399,44 @@ def pool_identity_check(ctx, env):
     return res["transactions"], None
 
 
+def pool_cpu_ns(cluster, bouncer_pid):
+    """CPU time so far of the pool's server backends (role bench_app), of the
+    PgBouncer and of this process's finished children (pgbench)."""
+    pids = cluster.query("SELECT string_agg(pid::text, ' ') FROM pg_stat_activity "
+                         "WHERE usename = 'bench_app'").split()
+    def cpu(pid):
+        try:
+            return backend_cpu_ns(pid)
+        except (OSError, ValueError, IndexError):  # a backend that just ended
+            return 0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (sum(cpu(int(pid)) for pid in pids), cpu(bouncer_pid),
+            int((ru.ru_utime + ru.ru_stime) * 1e9))
+
+
+def pool_cpu_table(fig, cases, cpu):
+    """CPU per transaction next to the latencies: with 2 clients on a shared
+    2-core machine the latency swings with the other load; the CPU each
+    process spends per transaction moves much less."""
+    med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in cpu.items() if v}
+    fig.tables.append({
+        "title": "CPU per transaction (µs, median of the rounds; server = the pool's backends "
+                 "from `/proc/<pid>/schedstat`, pgbench from its rusage)",
+        "header": ["case", "server", "PgBouncer", "pgbench", "total"],
+        "rows": [[label, *(f"{x:.1f}" for x in med[key]), f"{sum(med[key]):.1f}"]
+                 for key, _, label, _, _ in cases if key in med]})
+    for sub, base, what in (("set_token_pipe_prep", "plain_pipe_prep", "prepared"),
+                            ("set_token_pipe", "plain_pipe", "unnamed")):
+        if sub in med and base in med and med[base][0] and sum(med[base]):
+            fig.ratios.append({"label": f"server CPU per transaction, with set_token / without, "
+                                        f"one pipeline, {what}",
+                               "value": med[sub][0] / med[base][0], "text": None})
+            fig.ratios.append({"label": f"total CPU per transaction (server + PgBouncer + "
+                                        f"pgbench), with set_token / without, one pipeline, "
+                                        f"{what}",
+                               "value": sum(med[sub]) / sum(med[base]), "text": None})
+
+
 def figure_pool(ctx):
     c, p = ctx.cluster, ctx.p
     fig = Figure("pool", 4, "Per-transaction switching through PgBouncer", "")
@@ -436,18 +476,28 @@ def figure_pool(ctx):
         "with 3 different tokens through the prepared pool of 2 server connections; every "
         "transaction asserts it runs as its own client's identity and starts as the pool "
         f"role. `pool_docs`: 10,000 rows, primary-key read, no RLS. {p.reps} rounds, the ten "
-        "cases interleaved; value = mean latency per transaction.")
+        "cases interleaved; value = mean latency per transaction. With 2 clients on the "
+        "shared 2-core machine the latency swings with other load; the CPU table (server "
+        "backends, PgBouncer, pgbench; same rounds) moves much less and is the one to "
+        "read for margin.")
     envs = {"old": old.env(), "new": new.env() if new else None}
     modes = {"old": "extended", "new": "prepared"}
     cases = [cs for cs in POOL_CASES if cs[4] == "old" or new]
     for key, _, label, role, _ in cases:
         fig.add_series(key, label, "ms/tx", "lower", role)
+    bouncers = {"old": old, "new": new}
+    cpu = {key: [] for key, *_ in cases}  # (server, pgbouncer, pgbench) CPU µs per tx
     for r in range(p.reps):
         log(f"  pool round {r + 1}/{p.reps}")
         for key, name, _, _, pooler in cases:
+            before = pool_cpu_ns(c, bouncers[pooler].pid)
             res = pgbench(envs[pooler], script(name), seconds=p.seconds, clients=2, threads=2,
                           mode=modes[pooler], variables={"token": ctx.tokens["alice"]})
+            after = pool_cpu_ns(c, bouncers[pooler].pid)
             fig.series[key].add(res["latency_ms"])
+            cpu[key].append(tuple((a - b) / res["transactions"] / 1000
+                                  for a, b in zip(after, before)))
+    pool_cpu_table(fig, cases, cpu)
     checked, check_error = (None, new_error) if not new else pool_identity_check(ctx, envs["new"])
     if checked is not None:
         fig.notes.append(f"Identity check through PgBouncer {new_version} with prepared "
