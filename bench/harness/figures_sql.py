@@ -349,6 +349,8 @@ POOL_CASES = [
      "prepared, one pipeline, with set_token(…, true)", "subject", "new"),
     ("set_token_local_pipe_prep", "tx_set_token_local_pipeline",
      "prepared, one pipeline, with CALL set_token_local(…)", "subject", "new"),
+    ("select1_pipe_prep", "tx_select1_pipeline",
+     "prepared, one pipeline, with an extra SELECT 1 instead", "subject", "new"),
     ("plain_prep", "tx_plain", "prepared, round trip per statement, without set_token",
      "baseline", "new"),
     ("set_token_prep", "tx_set_token",
@@ -425,15 +427,17 @@ def pool_cpu_table(fig, cases, cpu):
         "header": ["case", "server", "PgBouncer", "pgbench", "total"],
         "rows": [[label, *(f"{x:.1f}" for x in med[key]), f"{sum(med[key]):.1f}"]
                  for key, _, label, _, _ in cases if key in med]})
-    for sub, base, what in (("set_token_pipe_prep", "plain_pipe_prep", "prepared"),
-                            ("set_token_pipe", "plain_pipe", "unnamed")):
+    for sub, base, what in (("set_token_pipe_prep", "plain_pipe_prep", "with set_token / "
+                             "without, one pipeline, prepared"),
+                            ("select1_pipe_prep", "plain_pipe_prep", "with an extra SELECT 1 "
+                             "/ without, one pipeline, prepared"),
+                            ("set_token_pipe", "plain_pipe", "with set_token / without, one "
+                             "pipeline, unnamed")):
         if sub in med and base in med and med[base][0] and sum(med[base]):
-            fig.ratios.append({"label": f"server CPU per transaction, with set_token / without, "
-                                        f"one pipeline, {what}",
+            fig.ratios.append({"label": f"server CPU per transaction, {what}",
                                "value": med[sub][0] / med[base][0], "text": None})
             fig.ratios.append({"label": f"total CPU per transaction (server + PgBouncer + "
-                                        f"pgbench), with set_token / without, one pipeline, "
-                                        f"{what}",
+                                        f"pgbench), {what}",
                                "value": sum(med[sub]) / sum(med[base]), "text": None})
 
 
@@ -468,16 +472,18 @@ def figure_pool(ctx):
         "`bench/sql/tx_set_token_pipeline.pgbench` vs `tx_plain_pipeline.pgbench`). "
         "Reported too: one round trip per statement (`tx_set_token.pgbench` vs "
         "`tx_plain.pgbench`) and the procedure form `CALL dbx_oauth.set_token_local($1)` "
-        "(`tx_set_token_local_pipeline.pgbench`). **Also reported, not the target**: the "
-        f"same five cases through the host's PgBouncer {ctx.pgbouncer_version} (Debian 12), "
+        "(`tx_set_token_local_pipeline.pgbench`), and an extra prepared `SELECT 1` in the "
+        "switch's place (`tx_select1_pipeline.pgbench`: what any one more statement costs). "
+        "**Also reported, not the target**: the same cases but the `SELECT 1` one through "
+        f"the host's PgBouncer {ctx.pgbouncer_version} (Debian 12), "
         f"which cannot keep prepared statements in transaction mode, with `pgbench -M "
         "extended` (unnamed statements: Parse, parse analysis and planning again in every "
         "transaction). Identity check (not timed, `tx_identity_check.pgbench`): 4 clients "
         "with 3 different tokens through the prepared pool of 2 server connections; every "
         "transaction asserts it runs as its own client's identity and starts as the pool "
-        f"role. `pool_docs`: 10,000 rows, primary-key read, no RLS. {p.reps} rounds, the ten "
-        "cases interleaved; value = mean latency per transaction. With 2 clients on the "
-        "shared 2-core machine the latency swings with other load; the CPU table (server "
+        f"role. `pool_docs`: 10,000 rows, primary-key read, no RLS. {p.reps} rounds, the "
+        "eleven cases interleaved; value = mean latency per transaction. With 2 clients on "
+        "the shared 2-core machine the latency swings with other load; the CPU table (server "
         "backends, PgBouncer, pgbench; same rounds) moves much less and is the one to "
         "read for margin.")
     envs = {"old": old.env(), "new": new.env() if new else None}
@@ -511,6 +517,8 @@ def figure_pool(ctx):
                       f"{new_version})", "set_token_pipe_prep", "plain_pipe_prep")
     local = fig.ratio(f"with CALL set_token_local / without, one pipeline, prepared "
                       f"(PgBouncer {new_version})", "set_token_local_pipe_prep", "plain_pipe_prep")
+    fig.ratio(f"with an extra SELECT 1 / without, one pipeline, prepared (PgBouncer "
+              f"{new_version})", "select1_pipe_prep", "plain_pipe_prep")
     fig.ratio(f"with set_token / without, round trip per statement, prepared (PgBouncer "
               f"{new_version})", "set_token_prep", "plain_prep")
     fig.ratio(f"with set_token / without, one pipeline, unnamed (PgBouncer "
