@@ -276,14 +276,15 @@ pidfile = {self.pidfile}
         else:
             self.version = host_pgbouncer_version()
             user.run(["/usr/sbin/pgbouncer", "-d", conf], timeout=60)
-        for _ in range(200):
-            if os.path.exists(self.pidfile):
+        self.pid = None
+        for _ in range(200):  # the file exists a moment before the pid is in it
+            try:
+                with open(self.pidfile) as f:
+                    self.pid = int(f.read().strip())
                 break
-            time.sleep(0.05)
-        try:
-            with open(self.pidfile) as f:
-                self.pid = int(f.read().strip())
-        except (OSError, ValueError):
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        if self.pid is None:
             raise BenchError(f"pgbouncer {self.version} wrote no pid file; see "
                              f"{base}/pgbouncer.log")
         procs.add("pgbouncer", lambda: stop_pid(self.pid, signal.SIGINT))
