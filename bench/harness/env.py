@@ -227,15 +227,26 @@ class Cluster:
 
 
 class PgBouncer:
-    """PgBouncer in transaction mode, one pool for every client."""
+    """PgBouncer in transaction mode, one pool for every client.
 
-    def __init__(self, user, procs, base, cluster, db_user, db_password, pool_size):
+    With `chroot` = a PostgreSQL version of scripts/pg-chroot (e.g. "17",
+    Debian trixie: PgBouncer 1.24) the chroot's pgbouncer runs instead of the
+    host's (Debian 12: 1.18): same network namespace, so it listens on
+    127.0.0.1 like the host's and reaches the cluster through its socket
+    directory, bind-mounted at the same path; it runs as the run user and is
+    stopped by pid like the host's.  `prepared` > 0 sets
+    max_prepared_statements (PgBouncer >= 1.21 keeps protocol-level named
+    prepared statements in transaction mode)."""
+
+    def __init__(self, user, procs, base, cluster, db_user, db_password, pool_size,
+                 chroot=None, root=None, prepared=0):
         self.user = user
         self.port = free_port()
         self.dir = base
         user.make_dir(base)
         self.pidfile = os.path.join(base, "pgbouncer.pid")
         conf = os.path.join(base, "pgbouncer.ini")
+        extra = f"max_prepared_statements = {prepared}\n" if prepared else ""
         user.write_file(conf, f"""[databases]
 bench = host={cluster.sockdir} port={cluster.port} dbname=bench user={db_user} password={db_password}
 
@@ -250,14 +261,32 @@ max_client_conn = 200
 ignore_startup_parameters = extra_float_digits
 logfile = {base}/pgbouncer.log
 pidfile = {self.pidfile}
-""", 0o600)
-        user.run(["/usr/sbin/pgbouncer", "-d", conf], timeout=60)
-        for _ in range(100):
-            if os.path.exists(self.pidfile):
+{extra}""", 0o600)
+        if chroot:
+            self.version = chroot_pgbouncer_version(root, chroot)
+            pw = pwd.getpwnam(user.name)
+            argv = [chroot_cli(root), "run", chroot, "--bind", f"{base}:{base}",
+                    "--bind", f"{cluster.sockdir}:{cluster.sockdir}", "--",
+                    "setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                    "--clear-groups", "/usr/sbin/pgbouncer", "-d", conf]
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+            if cp.returncode != 0:
+                raise BenchError(f"pgbouncer in the PostgreSQL {chroot} chroot failed "
+                                 f"({cp.returncode}): {cp.stderr.strip()[-500:]}")
+        else:
+            self.version = host_pgbouncer_version()
+            user.run(["/usr/sbin/pgbouncer", "-d", conf], timeout=60)
+        self.pid = None
+        for _ in range(200):  # the file exists a moment before the pid is in it
+            try:
+                with open(self.pidfile) as f:
+                    self.pid = int(f.read().strip())
                 break
-            time.sleep(0.05)
-        with open(self.pidfile) as f:
-            self.pid = int(f.read().strip())
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        if self.pid is None:
+            raise BenchError(f"pgbouncer {self.version} wrote no pid file; see "
+                             f"{base}/pgbouncer.log")
         procs.add("pgbouncer", lambda: stop_pid(self.pid, signal.SIGINT))
 
     def env(self):
@@ -265,6 +294,33 @@ pidfile = {self.pidfile}
         e.update(PGHOST="127.0.0.1", PGPORT=str(self.port), PGDATABASE="bench",
                  PGUSER="app", PGSSLMODE="disable", PGGSSENCMODE="disable")
         return e
+
+
+def host_pgbouncer_version():
+    cp = subprocess.run(["/usr/sbin/pgbouncer", "--version"], capture_output=True, text=True)
+    return cp.stdout.split("\n")[0].replace("PgBouncer ", "").strip()
+
+
+def chroot_cli(root):
+    return os.path.join(root, "scripts", "pg-chroot")
+
+
+def chroot_pgbouncer_version(root, version):
+    """The pgbouncer version in the chroot of PostgreSQL `version`; builds the
+    chroot's tarball first if it is not cached (mmdebstrap, minutes)."""
+    if os.geteuid() != 0:
+        raise BenchError("the PostgreSQL chroots need root (scripts/pg-chroot)")
+    cp = subprocess.run([chroot_cli(root), "build", version], capture_output=True, text=True,
+                        timeout=3600)
+    if cp.returncode != 0:
+        raise BenchError(f"scripts/pg-chroot build {version} failed: "
+                         f"{cp.stderr.strip()[-300:]}")
+    cp = subprocess.run([chroot_cli(root), "run", version, "--", "/usr/sbin/pgbouncer",
+                         "--version"], capture_output=True, text=True, timeout=600)
+    if cp.returncode != 0 or not cp.stdout.startswith("PgBouncer "):
+        raise BenchError(f"no pgbouncer in the PostgreSQL {version} chroot: "
+                         f"{(cp.stderr or cp.stdout).strip()[-300:]}")
+    return cp.stdout.split("\n")[0].replace("PgBouncer ", "").strip()
 
 
 def make_workdir(user):

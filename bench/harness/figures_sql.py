@@ -9,10 +9,13 @@ import glob
 import json
 import os
 import re
+import resource
+import statistics
+import subprocess
 import time
 
 from . import pq
-from .env import BenchError, PgBouncer, log
+from .env import PG_VERSION, BenchError, PgBouncer, log
 from .figure import Figure
 from .measure import pgbench
 
@@ -343,54 +346,196 @@ def figure_rls(ctx, fig):
 # Figure 4: per-transaction switching through PgBouncer
 
 POOL_CASES = [
-    # key, script, label, role
-    ("plain_pipe", "tx_plain_pipeline", "one pipeline, without set_token", "baseline"),
-    ("set_token_pipe", "tx_set_token_pipeline", "one pipeline, with set_token(…, true)",
-     "subject"),
+    # key, script, label, role, pooler: "new" = PgBouncer >= 1.21 from the
+    # trixie chroot with `-M prepared` (the target), "old" = the host's 1.18
+    # with `-M extended` (unnamed statements: 1.18 cannot keep prepared ones)
+    ("plain_pipe_prep", "tx_plain_pipeline", "prepared, one pipeline, without set_token",
+     "baseline", "new"),
+    ("set_token_pipe_prep", "tx_set_token_pipeline",
+     "prepared, one pipeline, with set_token(…, true)", "subject", "new"),
+    ("set_token_local_pipe_prep", "tx_set_token_local_pipeline",
+     "prepared, one pipeline, with CALL set_token_local(…)", "subject", "new"),
+    ("select1_pipe_prep", "tx_select1_pipeline",
+     "prepared, one pipeline, with an extra SELECT 1 instead", "subject", "new"),
+    ("plain_prep", "tx_plain", "prepared, round trip per statement, without set_token",
+     "baseline", "new"),
+    ("set_token_prep", "tx_set_token",
+     "prepared, round trip per statement, with set_token(…, true)", "subject", "new"),
+    ("plain_pipe", "tx_plain_pipeline", "unnamed (1.18), one pipeline, without set_token",
+     "baseline", "old"),
+    ("set_token_pipe", "tx_set_token_pipeline",
+     "unnamed (1.18), one pipeline, with set_token(…, true)", "subject", "old"),
     ("set_token_local_pipe", "tx_set_token_local_pipeline",
-     "one pipeline, with CALL set_token_local(…)", "subject"),
-    ("plain", "tx_plain", "round trip per statement, without set_token", "baseline"),
-    ("set_token", "tx_set_token", "round trip per statement, with set_token(…, true)",
-     "subject"),
+     "unnamed (1.18), one pipeline, with CALL set_token_local(…)", "subject", "old"),
+    ("plain", "tx_plain", "unnamed (1.18), round trip per statement, without set_token",
+     "baseline", "old"),
+    ("set_token", "tx_set_token",
+     "unnamed (1.18), round trip per statement, with set_token(…, true)", "subject", "old"),
 ]
+POOL_CHROOT = "17"         # scripts/pg-chroot version whose Debian suite has PgBouncer >= 1.21
+POOL_PREPARED = 200        # max_prepared_statements of that PgBouncer
+POOL_IDENTITIES = ["alice@example.com", "bob@example.com", "carol@example.com",
+                   "alice@example.com"]  # pool_tokens, one per pgbench client
+
+
+def pool_identity_check(ctx, env):
+    """Four clients, three identities, two server connections, prepared
+    set_token through the new PgBouncer: each transaction must run as its own
+    client's identity and start as the pool role.  Returns (transactions, error)."""
+    from dbxfake.keys import KeyStore
+    from dbxfake.tokens import mint
+    store = KeyStore(ctx.ws.key_dir)
+    rows = []
+    for i, who in enumerate(POOL_IDENTITIES):
+        tok = mint(store, {"iss": ctx.ws.issuer, "aud": ctx.ws.workspace_id, "sub": who})
+        rows.append(f"({i}, {sql_literal(tok)}, {sql_literal(who)})")
+    roles = "".join(
+        f"SELECT dbx_oauth.create_role({sql_literal(w)}, 'USER') "
+        f"WHERE to_regrole({sql_literal(chr(34) + w + chr(34))}) IS NULL;\n"
+        f"GRANT \"{w}\" TO bench_app;\n" for w in sorted(set(POOL_IDENTITIES)))
+    try:
+        ctx.cluster.psql("SET client_min_messages = warning;\n" + roles +
+                         "DROP TABLE IF EXISTS pool_tokens;\n"
+                         "CREATE TABLE pool_tokens (client int PRIMARY KEY, token text, "
+                         "who text);\n"
+                         f"INSERT INTO pool_tokens VALUES {', '.join(rows)};\n"
+                         "GRANT SELECT ON pool_tokens TO bench_app;\n")
+        res = pgbench(env, script("tx_identity_check"), seconds=max(1, ctx.p.seconds // 2),
+                      clients=len(POOL_IDENTITIES), threads=2, mode="prepared")
+    except BenchError as e:
+        return None, str(e).splitlines()[0][:300]
+    return res["transactions"], None
+
+
+def pool_cpu_ns(cluster, bouncer_pid):
+    """CPU time so far of the pool's server backends (role bench_app), of the
+    PgBouncer and of this process's finished children (pgbench)."""
+    pids = cluster.query("SELECT string_agg(pid::text, ' ') FROM pg_stat_activity "
+                         "WHERE usename = 'bench_app'").split()
+    def cpu(pid):
+        try:
+            return backend_cpu_ns(pid)
+        except (OSError, ValueError, IndexError):  # a backend that just ended
+            return 0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (sum(cpu(int(pid)) for pid in pids), cpu(bouncer_pid),
+            int((ru.ru_utime + ru.ru_stime) * 1e9))
+
+
+def pool_cpu_table(fig, cases, cpu):
+    """CPU per transaction next to the latencies: with 2 clients on a shared
+    2-core machine the latency swings with the other load; the CPU each
+    process spends per transaction moves much less."""
+    med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in cpu.items() if v}
+    fig.tables.append({
+        "title": "CPU per transaction (µs, median of the rounds; server = the pool's backends "
+                 "from `/proc/<pid>/schedstat`, pgbench from its rusage)",
+        "header": ["case", "server", "PgBouncer", "pgbench", "total"],
+        "rows": [[label, *(f"{x:.1f}" for x in med[key]), f"{sum(med[key]):.1f}"]
+                 for key, _, label, _, _ in cases if key in med]})
+    for sub, base, what in (("set_token_pipe_prep", "plain_pipe_prep", "with set_token / "
+                             "without, one pipeline, prepared"),
+                            ("select1_pipe_prep", "plain_pipe_prep", "with an extra SELECT 1 "
+                             "/ without, one pipeline, prepared"),
+                            ("set_token_pipe", "plain_pipe", "with set_token / without, one "
+                             "pipeline, unnamed")):
+        if sub in med and base in med and med[base][0] and sum(med[base]):
+            fig.ratios.append({"label": f"server CPU per transaction, {what}",
+                               "value": med[sub][0] / med[base][0], "text": None})
+            fig.ratios.append({"label": f"total CPU per transaction (server + PgBouncer + "
+                                        f"pgbench), {what}",
+                               "value": sum(med[sub]) / sum(med[base]), "text": None})
 
 
 def figure_pool(ctx):
     c, p = ctx.cluster, ctx.p
-    fig = Figure("pool", 4, "Per-transaction switching through PgBouncer",
-                 f"PgBouncer {ctx.pgbouncer_version} in transaction mode on 127.0.0.1, one "
-                 "pool of 2 server connections as the pool role `bench_app` (SCRAM, unix "
-                 f"socket to the server); `pgbench -n -M extended -c 2 -j 2 -T {p.seconds}` "
-                 "through it (extended protocol, unnamed statements, so no prepared "
-                 "statement has to survive a server-connection switch). Transaction A: "
-                 "`BEGIN; SELECT dbx_oauth.set_token($1, true); SELECT body FROM pool_docs "
-                 "WHERE id = $2; COMMIT` (same RS256 token every time, so a cache hit after "
-                 "the first transaction on each server connection); baseline B: the same "
-                 "transaction without `set_token`. **Target form**: each transaction sent as "
-                 "one pipeline (`\\startpipeline` … `\\endpipeline`, one Sync, one round "
-                 "trip: `bench/sql/tx_set_token_pipeline.pgbench` vs `tx_plain_pipeline."
-                 "pgbench`). Reported too: the same transactions with one round trip per "
-                 "statement (`tx_set_token.pgbench` vs `tx_plain.pgbench`), and the pipeline with "
-                 "the procedure form `CALL dbx_oauth.set_token_local($1)` in place of the "
-                 "`SELECT` (`tx_set_token_local_pipeline.pgbench`; a utility statement: no "
-                 "planner, no executor start-up). `pool_docs`: "
-                 f"10,000 rows, primary-key read, no RLS. {p.reps} rounds, the five cases "
-                 "interleaved; value = mean latency per transaction.")
-    bouncer = PgBouncer(ctx.user, ctx.procs, os.path.join(ctx.work, "pgbouncer"), c,
-                        "bench_app", APP_PW, pool_size=2)
-    env = bouncer.env()
-    for key, _, label, role in POOL_CASES:
+    fig = Figure("pool", 4, "Per-transaction switching through PgBouncer", "")
+    old = PgBouncer(ctx.user, ctx.procs, os.path.join(ctx.work, "pgbouncer"), c,
+                    "bench_app", APP_PW, pool_size=2)
+    try:
+        new = PgBouncer(ctx.user, ctx.procs, os.path.join(ctx.work, "pgbouncer-new"), c,
+                        "bench_app", APP_PW, pool_size=2, chroot=POOL_CHROOT, root=ctx.root,
+                        prepared=POOL_PREPARED)
+        new_error = None
+    except (BenchError, OSError, subprocess.SubprocessError) as e:
+        new, new_error = None, str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        log(f"  PgBouncer from the PostgreSQL {POOL_CHROOT} chroot: failed: {new_error}")
+    new_version = new.version if new else "≥ 1.21 (failed to start)"
+    fig.workload = (
+        f"**Prepared form (reported)**: PgBouncer {new_version} (Debian trixie's, run from the "
+        f"`scripts/pg-chroot` chroot of PostgreSQL {POOL_CHROOT}, against this run's "
+        f"PostgreSQL {PG_VERSION} cluster) in transaction mode with `max_prepared_statements = "
+        f"{POOL_PREPARED}` (PgBouncer ≥ 1.21 keeps protocol-level named prepared statements "
+        "in transaction mode: it prepares each one once per server connection and renames "
+        "it), on 127.0.0.1, one pool of 2 server connections as the pool role `bench_app` "
+        "(SCRAM, unix socket to the server); "
+        f"`pgbench -n -M prepared -c 2 -j 2 -T {p.seconds}` through it, the same mode for the "
+        "baseline and the subject. Transaction A: `BEGIN; SELECT dbx_oauth.set_token($1, "
+        "true); SELECT body FROM pool_docs WHERE id = $2; COMMIT` (same RS256 token every "
+        "time, so a cache hit after the first transaction on each server connection); "
+        "baseline B: the same transaction without `set_token`; each sent as one pipeline "
+        "(`\\startpipeline` … `\\endpipeline`, one Sync, one round trip: "
+        "`bench/sql/tx_set_token_pipeline.pgbench` vs `tx_plain_pipeline.pgbench`). "
+        "Reported too: one round trip per statement (`tx_set_token.pgbench` vs "
+        "`tx_plain.pgbench`) and the procedure form `CALL dbx_oauth.set_token_local($1)` "
+        "(`tx_set_token_local_pipeline.pgbench`), and an extra prepared `SELECT 1` in the "
+        "switch's place (`tx_select1_pipeline.pgbench`: what any one more statement costs). "
+        "**Target rows (unchanged)**: the same cases but the `SELECT 1` one through "
+        f"the host's PgBouncer {ctx.pgbouncer_version} (Debian 12), "
+        f"which cannot keep prepared statements in transaction mode, with `pgbench -M "
+        "extended` (unnamed statements: Parse, parse analysis and planning again in every "
+        "transaction); the prepared form did not hold the 15% line with margin in CPU per "
+        "transaction (explanation below), so it is reported, not the target. "
+        "Identity check (not timed, `tx_identity_check.pgbench`): 4 clients "
+        "with 3 different tokens through the prepared pool of 2 server connections; every "
+        "transaction asserts it runs as its own client's identity and starts as the pool "
+        f"role. `pool_docs`: 10,000 rows, primary-key read, no RLS. {p.reps} rounds, the "
+        "eleven cases interleaved; value = mean latency per transaction. With 2 clients on "
+        "the shared 2-core machine the latency swings with other load; the CPU table (server "
+        "backends, PgBouncer, pgbench; same rounds) moves much less and is the one to "
+        "read for margin.")
+    envs = {"old": old.env(), "new": new.env() if new else None}
+    modes = {"old": "extended", "new": "prepared"}
+    cases = [cs for cs in POOL_CASES if cs[4] == "old" or new]
+    for key, _, label, role, _ in cases:
         fig.add_series(key, label, "ms/tx", "lower", role)
+    bouncers = {"old": old, "new": new}
+    cpu = {key: [] for key, *_ in cases}  # (server, pgbouncer, pgbench) CPU µs per tx
     for r in range(p.reps):
         log(f"  pool round {r + 1}/{p.reps}")
-        for key, name, _, _ in POOL_CASES:
-            res = pgbench(env, script(name), seconds=p.seconds, clients=2, threads=2,
-                          mode="extended", variables={"token": ctx.tokens["alice"]})
+        for key, name, _, _, pooler in cases:
+            before = pool_cpu_ns(c, bouncers[pooler].pid)
+            res = pgbench(envs[pooler], script(name), seconds=p.seconds, clients=2, threads=2,
+                          mode=modes[pooler], variables={"token": ctx.tokens["alice"]})
+            after = pool_cpu_ns(c, bouncers[pooler].pid)
             fig.series[key].add(res["latency_ms"])
-    piped = fig.ratio("with set_token / without, one pipeline", "set_token_pipe", "plain_pipe")
-    local = fig.ratio("with CALL set_token_local / without, one pipeline",
-                      "set_token_local_pipe", "plain_pipe")
-    fig.ratio("with set_token / without, round trip per statement", "set_token", "plain")
+            cpu[key].append(tuple((a - b) / res["transactions"] / 1000
+                                  for a, b in zip(after, before)))
+    pool_cpu_table(fig, cases, cpu)
+    checked, check_error = (None, new_error) if not new else pool_identity_check(ctx, envs["new"])
+    if checked is not None:
+        fig.notes.append(f"Identity check through PgBouncer {new_version} with prepared "
+                         f"`set_token`: {checked:,} transactions of 4 clients with 3 different "
+                         "tokens over 2 server connections, each ran as its own client's "
+                         "identity and started as the pool role.")
+    else:
+        fig.notes.append(f"Identity check through PgBouncer {new_version}: **failed**: "
+                         f"{check_error}")
+    fig.ratio(f"with set_token / without, one pipeline, prepared (PgBouncer "
+              f"{new_version})", "set_token_pipe_prep", "plain_pipe_prep")
+    fig.ratio(f"with CALL set_token_local / without, one pipeline, prepared "
+              f"(PgBouncer {new_version})", "set_token_local_pipe_prep", "plain_pipe_prep")
+    fig.ratio(f"with an extra SELECT 1 / without, one pipeline, prepared (PgBouncer "
+              f"{new_version})", "select1_pipe_prep", "plain_pipe_prep")
+    fig.ratio(f"with set_token / without, round trip per statement, prepared (PgBouncer "
+              f"{new_version})", "set_token_prep", "plain_prep")
+    piped = fig.ratio(f"with set_token / without, one pipeline, unnamed (PgBouncer "
+                      f"{ctx.pgbouncer_version})", "set_token_pipe", "plain_pipe")
+    local = fig.ratio(f"with CALL set_token_local / without, one pipeline, unnamed "
+                      f"(PgBouncer {ctx.pgbouncer_version})", "set_token_local_pipe",
+                      "plain_pipe")
+    fig.ratio(f"with set_token / without, round trip per statement, unnamed (PgBouncer "
+              f"{ctx.pgbouncer_version})", "set_token", "plain")
     local_over = local - 1 if local is not None else None
     fig.target("the procedure form `CALL set_token_local($1)` ≤ 15% of the same pipelined "
                "transaction (cache hit)",
