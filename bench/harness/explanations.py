@@ -101,9 +101,11 @@ EXPLANATIONS = {
         "defaulted `size` and `as_user` arguments when NULL without deforming, and cache the "
         "resolved volume and parsed policy per call site in `fn_extra`."),
     ("worker", "eviction scan"): (
-        "The eviction scan reads the session registry and joins it with the backend "
-        "status array (`pg_stat_activity`'s source), i.e. two snapshots of every backend, "
-        "where PostgreSQL's own scan reads one."),
+        "The eviction scan is one pass over the session registry's dense array, reading "
+        "each OAuth backend's own status entry in place (no snapshot of every backend, no "
+        "join); its cost is a fixed statement overhead plus that pass, so with only a few "
+        "sessions (the smoke run's 20) the fixed part dominates and the ratio to "
+        "`pg_stat_activity` rises. With 500 sessions it measured 0.02×."),
 }
 
 FALLBACK = ("No analysis is recorded for this target yet (bench/harness/explanations.py); "

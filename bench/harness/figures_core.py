@@ -33,22 +33,27 @@ def openssl_verify_rates(seconds):
     return rates
 
 
-def core_bench_once(ctx, min_time):
-    """One repetition of every core benchmark: {name: {per_second, cpu_ns}}."""
-    out = os.path.join(ctx.work, "core_bench.json")
+def run_core_bench(ctx, out_name, args, timeout):
+    """Runs core_bench with `args`, returns its JSON benchmark entries."""
+    out = os.path.join(ctx.work, out_name)
     env = dict(os.environ, DBX_BENCH_DIR=ctx.core_inputs)
-    cp = subprocess.run([ctx.core_bench, f"--benchmark_min_time={min_time}",
-                         "--benchmark_format=console", f"--benchmark_out={out}",
-                         "--benchmark_out_format=json"],
-                        env=env, capture_output=True, text=True, timeout=600)
+    cp = subprocess.run([ctx.core_bench, *args, "--benchmark_format=console",
+                         f"--benchmark_out={out}", "--benchmark_out_format=json"],
+                        env=env, capture_output=True, text=True, timeout=timeout)
     if cp.returncode != 0:
-        raise BenchError(f"core_bench failed: {cp.stderr[-800:]}")
+        raise BenchError(f"core_bench {' '.join(args)} failed: {cp.stderr[-800:]}")
     with open(out) as f:
         data = json.load(f)
-    res = {}
     for b in data["benchmarks"]:
         if b.get("error_occurred"):
             raise BenchError(f"{b['name']}: {b.get('error_message')}")
+    return data["benchmarks"]
+
+
+def core_bench_once(ctx, min_time):
+    """One repetition of every core benchmark: {name: {per_second, cpu_ns}}."""
+    res = {}
+    for b in run_core_bench(ctx, "core_bench.json", [f"--benchmark_min_time={min_time}"], 600):
         scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
         res[b["name"]] = {"per_second": b.get("items_per_second"),
                           "cpu_ns": b["cpu_time"] * scale}
@@ -64,23 +69,10 @@ def core_bench_paired(ctx, min_time, repetitions):
     paired: `repetitions` repetitions of each, run in random interleaved order
     (Google Benchmark's random interleaving), so a CPU speed change on this VM
     lands on both sides of a ratio alike.  {name: [per_second per repetition]}."""
-    out = os.path.join(ctx.work, "core_bench_paired.json")
-    env = dict(os.environ, DBX_BENCH_DIR=ctx.core_inputs)
-    cp = subprocess.run([ctx.core_bench, "--benchmark_filter=^BM_(Validate|VerifyOnly)/",
-                         f"--benchmark_min_time={min_time}",
-                         f"--benchmark_repetitions={repetitions}",
-                         "--benchmark_enable_random_interleaving=true",
-                         "--benchmark_format=console", f"--benchmark_out={out}",
-                         "--benchmark_out_format=json"],
-                        env=env, capture_output=True, text=True, timeout=900)
-    if cp.returncode != 0:
-        raise BenchError(f"core_bench (paired) failed: {cp.stderr[-800:]}")
-    with open(out) as f:
-        data = json.load(f)
+    args = ["--benchmark_filter=^BM_(Validate|VerifyOnly)/", f"--benchmark_min_time={min_time}",
+            f"--benchmark_repetitions={repetitions}", "--benchmark_enable_random_interleaving=true"]
     res = {}
-    for b in data["benchmarks"]:
-        if b.get("error_occurred"):
-            raise BenchError(f"{b['name']}: {b.get('error_message')}")
+    for b in run_core_bench(ctx, "core_bench_paired.json", args, 900):
         if b.get("run_type") == "iteration":
             res.setdefault(b["run_name"], []).append(b["items_per_second"])
     return res
