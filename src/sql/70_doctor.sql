@@ -650,6 +650,24 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    -- The accepted-login line is the audit trail of who logged in with
+    -- which token; like PostgreSQL's own connection lines it is written at
+    -- LOG only with log_connections (18: a list naming authentication or
+    -- authorization), so without it the server log records no token login.
+    "check" := 'login_log';
+    val := lower(current_setting('log_connections'));
+    IF val IN ('on', 'true', 'yes', '1', 'all')
+       OR val ~ '(^|,)\s*(authentication|authorization)\s*(,|$)' THEN
+        status := 'ok';
+        detail := 'log_connections is on: every accepted token login is logged with its identity and token fingerprint.';
+        hint := NULL;
+    ELSE
+        status := 'warning';
+        detail := 'log_connections is off: accepted token logins are not written to the server log (rejected ones still are), so it holds no record of who logged in.';
+        hint := 'Set log_connections = on (PostgreSQL 18: a list with authentication) and reload.';
+    END IF;
+    RETURN NEXT;
+
     "check" := 'max_token_lifetime';
     val := coalesce((cfg->>'dbx_oauth.max_token_lifetime'), '86400');
     IF val::bigint > 86400 THEN

@@ -31,6 +31,7 @@ $node->append_conf('postgresql.conf', join("\n",
 	"dbx_oauth.http_timeout = 3000",
 	"listen_addresses = '127.0.0.1'",
 	"ssl = on",
+	"log_connections = on",
 	""));
 
 # The baseline pg_hba.conf: local trust for the test harness, token logins
@@ -139,6 +140,12 @@ check_cycle('max_token_lifetime', 'warning', 'ok',
 	sub { set_conf('dbx_oauth.max_token_lifetime', '2d') },
 	sub { set_conf('dbx_oauth.max_token_lifetime', '1h') });
 set_conf('dbx_oauth.max_token_lifetime', undef);
+
+# The accepted-login line (the audit trail) follows log_connections.
+check_cycle('login_log', 'warning', 'ok',
+	sub { set_conf('log_connections', 'off') },
+	sub { set_conf('log_connections', undef) });
+like(detail('login_log'), qr/log_connections is on/, 'login_log: the detail names the setting');
 
 # ------------------------------------------------------- keys and refresh
 # An issuer nobody answers for: no keys (error) and failed refreshes.
