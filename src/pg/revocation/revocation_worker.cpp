@@ -93,9 +93,16 @@ static int64 read_revision(void) {
     return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Reads the table into the copy; false when a commit raced (try again soon). */
-static bool load(int64 revision) {
-    uint64 changes_before = revocation_store_change_count(); /* before the query's snapshot */
+/*
+ * Reads the table into the copy; false when a commit raced (try again soon).
+ * changes_before: the copy's change count read before the snapshot the table
+ * is read with was taken.  A commit applies its changes to the copy only
+ * after it became visible, so one that the snapshot missed always moves the
+ * count past changes_before and the stale read is thrown away; a count read
+ * after the snapshot could already include such a commit, and the replace
+ * would drop that revocation until the next reload.
+ */
+static bool load(int64 revision, uint64 changes_before) {
     if (revision == kNoTable)
         return revocation_store_replace(nullptr, 0, kNoTable, changes_before);
     if (SPI_execute("SELECT kind, identity, issued_before, token_key, expires_at, source "
@@ -139,6 +146,7 @@ static bool step(void) {
     {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
+        uint64 changes_before = revocation_store_change_count(); /* before the snapshot: see load() */
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, "dbx_oauth: reading revocations");
         int64 revision = read_revision();
@@ -150,7 +158,7 @@ static bool step(void) {
             revision = read_revision();
         }
         if (revision != loaded_revision) {
-            if (load(revision))
+            if (load(revision, changes_before))
                 loaded_revision = revision;
             else
                 done = false;
