@@ -157,7 +157,8 @@ my $quiet_tok = mint(sub => $alice);
 my $quiet_fp = substr(`printf '%s' '$quiet_tok' | sha256sum`, 0, 16);
 $node->connect_ok($t->connstr($alice, $quiet_tok), 'without log_connections a token login still succeeds',
 	sql => 'SELECT dbx_oauth.current_identity()', expected_stdout => qr/^\Q$alice\E$/,
-	log_unlike => [qr/token login accepted[^\n]*token_fingerprint=$quiet_fp/]);
+	# at LOG: on 18 the nodes log debug2, where the DEBUG1 line shows
+	log_unlike => [qr/LOG:  dbx_oauth: token login accepted[^\n]*token_fingerprint=$quiet_fp/]);
 $node->connect_fails($t->connstr($bob, $quiet_tok), 'without log_connections a rejection is still logged',
 	expected_stderr => $generic,
 	log_like => [qr/token login rejected: reason=identity_mismatch\b[^\n]*token_fingerprint=$quiet_fp/]);
@@ -165,7 +166,7 @@ $node->append_conf('postgresql.conf', "log_connections = on\n");
 $node->reload;
 $node->connect_ok($t->connstr($alice, $quiet_tok), 'with log_connections the accepted line is back',
 	sql => 'SELECT 1', expected_stdout => qr/^1$/,
-	log_like => [qr/token login accepted: role="\Q$alice\E"[^\n]*token_fingerprint=$quiet_fp/]);
+	log_like => [qr/LOG:  dbx_oauth: token login accepted: role="\Q$alice\E"[^\n]*token_fingerprint=$quiet_fp/]);
 
 # --- no token text in the server log ---------------------------------------
 my $log = $t->server_log;
