@@ -79,7 +79,7 @@ ok($ok, 'the node tests pass') or diag("$o\n$e");
 my ($pass) = $o =~ /^# pass (\d+)/m;
 my ($fail) = $o =~ /^# fail (\d+)/m;
 is($fail, 0, 'node: no failures');
-cmp_ok($pass // 0, '>=', 14, "node: $pass tests passed");
+cmp_ok($pass // 0, '>=', 19, "node: $pass tests passed");
 for my $line ($o =~ /^\s*(?:not )?ok \d+ - (.+)$/mg) { note("node: $line"); }
 my ($results) = $o =~ /(results \{.*)$/m;
 note($results // 'no results line');

@@ -15,14 +15,28 @@
  * block is left open and failed, and the caller's ROLLBACK ends it.  The
  * first query's results reach its caller only once set_token has returned
  * an identity.
+ *
+ * A named switch (IdentityPoolOptions.namedSwitch) is parsed once per
+ * connection and then only bound and executed: no Parse, parse analysis or
+ * planning per transaction, which is what the switch costs behind PgBouncer
+ * 1.21+ with max_prepared_statements (docs/pooling.md).
  */
 import type { PoolClient, QueryResult } from 'pg';
+
+/** The switch: a set_token call, its parameters, and its statement name when named. */
+export interface SwitchStatement {
+  text: string;
+  values: unknown[];
+  /** Protocol-level statement name; undefined sends an unnamed statement every time. */
+  name?: string;
+}
 
 /* The slice of pg's Connection this object writes to (pg 8's protocol writer). */
 interface ConnectionLike {
   stream: { cork?: () => void; uncork?: () => void };
   parse(config: { text: string; name?: string }): void;
-  bind(config: { values?: unknown[]; binary?: boolean }): void;
+  bind(config: { statement?: string; values?: unknown[]; binary?: boolean }): void;
+  close(config: { type: 'S' | 'P'; name?: string }): void;
   describe(config: { type: 'P' | 'S'; name?: string }): void;
   execute(config: { portal?: string; rows?: number }): void;
   sync(): void;
@@ -49,6 +63,32 @@ function noIdentity(): Error {
   return new Error('dbx_oauth.set_token returned no identity');
 }
 
+/*
+ * The named switch statements each connection is known to hold.  A name is
+ * recorded once a switch through it has completed, and dropped when a
+ * switch fails before completing: its Parse may or may not have happened
+ * (a refused token fails after it, a deallocated statement before it), so
+ * the next switch sends Close first (not an error for a statement that does
+ * not exist) and parses again.  Keyed by pg's Connection object, so a new
+ * connection starts empty.
+ */
+const preparedSwitches = new WeakMap<object, Set<string>>();
+
+function isPrepared(connection: object, name: string): boolean {
+  return preparedSwitches.get(connection)?.has(name) === true;
+}
+
+function setPrepared(connection: object, name: string, prepared: boolean): void {
+  let names = preparedSwitches.get(connection);
+  if (names === undefined) {
+    if (!prepared) return;
+    names = new Set();
+    preparedSwitches.set(connection, names);
+  }
+  if (prepared) names.add(name);
+  else names.delete(name);
+}
+
 class BeginAsUser {
   readonly text: string;
   readonly values: unknown[];
@@ -58,10 +98,13 @@ class BeginAsUser {
   #identity: unknown = undefined;
   #completed = 0;   /* CommandCompletes seen: BEGIN, set_token, then the first query's */
   readonly #inner: InnerQuery | undefined;
+  /* Not a public `name`: pg's client would then record every ParseComplete of the batch under it. */
+  readonly #name: string | undefined;
 
-  constructor(text: string, values: unknown[], callback: Callback, inner?: InnerQuery) {
-    this.text = text;
-    this.values = values;
+  constructor(sw: SwitchStatement, callback: Callback, inner?: InnerQuery) {
+    this.text = sw.text;
+    this.values = sw.values;
+    this.#name = sw.name;
     this.callback = callback;
     this.#inner = inner;
     this.follows = inner?.text;
@@ -73,8 +116,13 @@ class BeginAsUser {
       connection.parse({ text: 'BEGIN' });
       connection.bind({ values: [] });
       connection.execute({});
-      connection.parse({ text: this.text });
-      connection.bind({ values: this.values, binary: false });
+      if (this.#name === undefined) {
+        connection.parse({ text: this.text });
+      } else if (!isPrepared(connection, this.#name)) {
+        connection.close({ type: 'S', name: this.#name });
+        connection.parse({ text: this.text, name: this.#name });
+      }
+      connection.bind({ statement: this.#name, values: this.values, binary: false });
       connection.describe({ type: 'P' });
       connection.execute({});
       if (this.#inner) this.#inner.prepare(connection);   /* its Parse ... Execute, Sync */
@@ -94,7 +142,7 @@ class BeginAsUser {
   }
   handleCommandComplete(msg: unknown, connection: ConnectionLike): void {
     if (this.#completed >= 2) this.#inner?.handleCommandComplete(msg, connection);
-    else this.#completed++;
+    else if (++this.#completed === 2 && this.#name !== undefined) setPrepared(connection, this.#name, true);
   }
   handleEmptyQuery(connection: ConnectionLike): void {
     if (this.#completed >= 2) this.#inner?.handleEmptyQuery(connection);
@@ -106,6 +154,7 @@ class BeginAsUser {
   handleCopyData(): void {}
 
   handleError(err: Error, connection: ConnectionLike): void {
+    if (this.#completed < 2 && this.#name !== undefined) setPrepared(connection, this.#name, false);
     if (this.#completed < 2) this.#finish(err);
     else this.#finish(typeof this.#identity === 'string' ? null : noIdentity());
     this.#inner?.handleError(err, connection);
@@ -129,22 +178,22 @@ class BeginAsUser {
 
 /**
  * Opens a transaction on client and switches it to the token's user with
- * `text` (a set_token call whose parameters are `values`); resolves to the
- * identity set_token returned.  A client in pg's pipeline mode refuses
- * custom query objects, and pipelines the two statements by itself.
+ * `sw` (a set_token call); resolves to the identity set_token returned.  A
+ * client in pg's pipeline mode refuses custom query objects, and pipelines
+ * the two statements by itself (and keeps a named one parsed itself).
  */
-export async function beginAsUser(client: PoolClient, text: string, values: unknown[]): Promise<string> {
+export async function beginAsUser(client: PoolClient, sw: SwitchStatement): Promise<string> {
   if ((client as { pipeline?: unknown }).pipeline === true) {
     const [, switched] = await Promise.all([
       client.query('BEGIN'),
-      client.query<{ identity: unknown }>(text, values),
+      client.query<{ identity: unknown }>({ name: sw.name, text: sw.text, values: sw.values }),
     ]);
     const identity = switched.rows[0]?.identity;
     if (typeof identity !== 'string') throw noIdentity();
     return identity;
   }
   return new Promise<string>((resolve, reject) => {
-    const query = new BeginAsUser(text, values, (err, identity) => (err ? reject(err) : resolve(identity as string)));
+    const query = new BeginAsUser(sw, (err, identity) => (err ? reject(err) : resolve(identity as string)));
     (client as unknown as { query(q: BeginAsUser): unknown }).query(query);
   });
 }
@@ -167,7 +216,7 @@ function pipelineable(config: unknown, values: unknown, callback: unknown): conf
  * queried) or rejects with the switch's error; it resolves to undefined when
  * no switch was made.
  */
-export function deferSwitch(client: PoolClient, text: string, values: unknown[]): (start: boolean) => Promise<string | undefined> {
+export function deferSwitch(client: PoolClient, sw: SwitchStatement): (start: boolean) => Promise<string | undefined> {
   const target = client as unknown as { query?: (...a: unknown[]) => unknown; pipeline?: unknown };
   const hadOwn = Object.prototype.hasOwnProperty.call(target, 'query');
   const original = target.query as (...a: unknown[]) => unknown;
@@ -187,12 +236,12 @@ export function deferSwitch(client: PoolClient, text: string, values: unknown[])
         inner.callback = (err, res) => (err ? reject(err) : resolve(res as QueryResult));
       });
       switched = new Promise<string>((resolve, reject) => {
-        original.call(client, new BeginAsUser(text, values, (err, identity) => (err ? reject(err) : resolve(identity as string)), inner));
+        original.call(client, new BeginAsUser(sw, (err, identity) => (err ? reject(err) : resolve(identity as string)), inner));
       });
       switched.catch(() => undefined);   /* awaited by settle() */
       return result;
     }
-    switched = beginAsUser(client, text, values);
+    switched = beginAsUser(client, sw);
     switched.catch(() => undefined);
     return original.call(client, config, vals, cb);
   };
@@ -200,7 +249,7 @@ export function deferSwitch(client: PoolClient, text: string, values: unknown[])
     if (switched === undefined) {
       restore();
       if (!start) return undefined;
-      switched = beginAsUser(client, text, values);
+      switched = beginAsUser(client, sw);
     }
     return switched;
   };

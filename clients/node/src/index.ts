@@ -20,7 +20,7 @@
  */
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 
-import { beginAsUser, deferSwitch } from './begin_as_user.js';
+import { beginAsUser, deferSwitch, type SwitchStatement } from './begin_as_user.js';
 import { IdentityError, mapServerError, missingToken } from './errors.js';
 import { DEFAULT_TOKEN_HEADER, tokenFromRequest, type RequestLike } from './token.js';
 
@@ -33,6 +33,15 @@ export type PoolLike = Pick<Pool, 'connect'>;
 export interface IdentityPoolOptions {
   /** Request header holding the user's token (default x-forwarded-access-token). */
   tokenHeader?: string;
+  /**
+   * Send the switch as a named prepared statement, parsed once per
+   * connection (default false).  Only where named statements survive
+   * between transactions: a direct connection, PgBouncer in session mode,
+   * or PgBouncer 1.21 or later with max_prepared_statements set.  Behind an
+   * older PgBouncer in transaction mode a switch would land on a server
+   * connection that lacks the statement and fail (it never runs as anyone).
+   */
+  namedSwitch?: boolean;
 }
 
 export interface AsUserOptions {
@@ -51,6 +60,9 @@ export type UserClient = PoolClient;
 
 const SET_TOKEN = 'SELECT dbx_oauth.set_token($1, true) AS identity';
 const SET_TOKEN_AS_ROLE = 'SELECT dbx_oauth.set_token($1, true, $2) AS identity';
+/* Statement names of the named switch (namedSwitch); the texts never change. */
+const SET_TOKEN_NAME = 'dbx_oauth_set_token';
+const SET_TOKEN_AS_ROLE_NAME = 'dbx_oauth_set_token_as_role';
 /*
  * After COMMIT/ROLLBACK the connection must be the authenticator again with
  * no transaction open.  Sent in one simple-query string after the COMMIT or
@@ -62,14 +74,14 @@ const CHECK_RESET = 'SELECT current_user = session_user AS clean';
 /** Work done as one user: each call is one transaction. */
 export class UserScope {
   readonly #pool: PoolLike;
-  readonly #token: string;
-  readonly #asRole: string | undefined;
+  readonly #switch: SwitchStatement;
 
   /** @internal use IdentityPool.asUser */
-  constructor(pool: PoolLike, token: string, asRole: string | undefined) {
+  constructor(pool: PoolLike, token: string, asRole: string | undefined, named: boolean) {
     this.#pool = pool;
-    this.#token = token;
-    this.#asRole = asRole;
+    this.#switch = asRole === undefined
+      ? { text: SET_TOKEN, values: [token], name: named ? SET_TOKEN_NAME : undefined }
+      : { text: SET_TOKEN_AS_ROLE, values: [token, asRole], name: named ? SET_TOKEN_AS_ROLE_NAME : undefined };
   }
 
   /** Runs one statement as the user, in its own transaction. */
@@ -93,15 +105,12 @@ export class UserScope {
      */
     const ignoreError = (): void => undefined;
     client.on('error', ignoreError);
-    const [text, values] = this.#asRole === undefined
-      ? [SET_TOKEN, [this.#token]]
-      : [SET_TOKEN_AS_ROLE, [this.#token, this.#asRole]];
     let value: T;
     try {
       if (fn.length < 2) {
-        value = await runDeferred(client, text, values, fn);
+        value = await runDeferred(client, this.#switch, fn);
       } else {
-        const identity = await beginAsUser(client, text, values);
+        const identity = await beginAsUser(client, this.#switch);
         value = await fn(client, { identity });
       }
     } catch (e) {
@@ -122,9 +131,9 @@ export class UserScope {
  * callback's: when the token is refused, the first query fails with the
  * same error and nothing ran as anyone.
  */
-async function runDeferred<T>(client: PoolClient, text: string, values: unknown[],
+async function runDeferred<T>(client: PoolClient, sw: SwitchStatement,
   fn: (client: UserClient, context: UserContext) => Promise<T>): Promise<T> {
-  const settle = deferSwitch(client, text, values);
+  const settle = deferSwitch(client, sw);
   const context: UserContext = {
     get identity(): string {
       throw new Error('declare the context parameter of the transaction callback to read the identity');
@@ -168,10 +177,12 @@ async function endAndRelease(client: PoolClient, verb: 'COMMIT' | 'ROLLBACK', er
 export class IdentityPool {
   readonly pool: PoolLike;
   readonly tokenHeader: string;
+  readonly namedSwitch: boolean;
 
   constructor(pool: PoolLike, options: IdentityPoolOptions = {}) {
     this.pool = pool;
     this.tokenHeader = (options.tokenHeader ?? DEFAULT_TOKEN_HEADER).toLowerCase();
+    this.namedSwitch = options.namedSwitch === true;
   }
 
   /**
@@ -182,7 +193,7 @@ export class IdentityPool {
   asUser(source: string | RequestLike, options: AsUserOptions = {}): UserScope {
     const token = typeof source === 'string' ? source.trim() : tokenFromRequest(source, this.tokenHeader);
     if (token === undefined || token === '') throw missingToken(this.tokenHeader);
-    return new UserScope(this.pool, token, options.asRole);
+    return new UserScope(this.pool, token, options.asRole, this.namedSwitch);
   }
 }
 
