@@ -104,3 +104,12 @@ AS 'MODULE_PATHNAME', 'dbx_oauth_set_token'
 LANGUAGE C;
 COMMENT ON PROCEDURE dbx_oauth.set_token_local(text) IS
   'Same as set_token(token, true): validates an end user''s token and switches to that identity''s role until the transaction ends';
+
+-- current_identity() in a query that reads tables is planned as
+-- (SELECT current_identity()): an InitPlan, evaluated once per execution,
+-- so a policy written USING (owner = dbx_oauth.current_identity()) costs what
+-- the wrapped form does (src/pg/session/identity_initplan.cpp).
+CREATE FUNCTION dbx_oauth.current_identity_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'dbx_oauth_current_identity_support'
+LANGUAGE C STRICT;
+ALTER FUNCTION dbx_oauth.current_identity() SUPPORT dbx_oauth.current_identity_support;
