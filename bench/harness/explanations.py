@@ -47,29 +47,25 @@ EXPLANATIONS = {
         "moves with this VM's fault cost (0.87×–0.97× over the two quiet runs of "
         "2026-12-05). Over TCP+SSL the TLS handshake dominates both sides."),
     ("rls", "`current_identity()` unwrapped ≤ 0.8×"): (
-        "Each call site keeps the identity's text datum in `fn_extra`, tagged with the "
-        "identity version (src/pg/session/sql_session.cpp), so a row pays an fmgr call and "
-        "a version compare: no palloc, no copy, no C++ boundary."),
+        "In a query that reads rows the call is planned as an InitPlan (next target), so a "
+        "row pays one comparison with a constant. Where it stays a call per row (a query "
+        "with a volatile function, MERGE), each call site keeps the identity's text datum "
+        "in `fn_extra`, tagged with the identity version (src/pg/session/sql_session.cpp): "
+        "an fmgr call and a version compare, no palloc, no copy, no C++ boundary."),
     ("rls", "`current_identity()` unwrapped ≥ 40×"): (
         "The ratio is (JSON-GUC time) / (`current_identity()` time) per query over the same "
-        "1,000,000 rows, so the scan and the `texteq` per row are in both. The unwrapped "
-        "call costs ~8–10 ns per row over the wrapped form, which compares every row with a "
-        "value computed once per query; no per-row helper can be cheaper than that. The "
-        "ratio row \"ceiling for any helper\" (JSON GUC / wrapped) is therefore the most the "
-        "target can measure in a run, and it moves with this VM: the scan is memory-bound "
-        "and the JSON parse is not, so their ratio swung between 38× and 47× over the runs "
-        "of one day (37.0× and 46.7× in the two quiet runs of 2026-12-05 17:25–18:04). Where "
-        "the ceiling itself is under 40×, the target cannot be met by any implementation of "
-        "`current_identity()`. Where it is over, the unwrapped call would have to cost what "
-        "the wrapped one does. Folding the identity into the plan as a constant would be "
-        "wrong for plans cached across identity switches (several identities may share one "
-        "role, so the role-keyed RLS plan invalidation does not see the switch). What would "
-        "be exact is the wrapped form itself: a planner support function turning the call "
-        "into an InitPlan, evaluated once per execution. Not built: it needs a second, "
-        "support-free function for the InitPlan to call (else the rewrite recurses), must "
-        "leave PL/pgSQL simple expressions alone (an InitPlan makes them full queries), and "
-        "rewrites how every policy is planned. Policies can use the wrapped form: "
-        "docs/sql-reference.md recommends it."),
+        "1,000,000 rows, so the scan and the `texteq` per row are in both. Since commit "
+        "d9b460d the unwrapped call is planned as the wrapped form: a planner support "
+        "function turns it into an InitPlan computed once per execution "
+        "(src/pg/session/identity_initplan.cpp; exact for plans reused across identity "
+        "switches, test/t/038_identity_initplan.pl), so each row is compared with one value "
+        "and the row \"unwrapped / wrapped\" is ~1. Before it, the call per row cost "
+        "~8–10 ns more. The ratio is now the row \"ceiling for any helper\" (JSON GUC / "
+        "wrapped): a scan comparing every row with a constant, which no helper can beat. "
+        "That ceiling moves with this VM, because the scan is memory-bound and the JSON "
+        "parse is not: 37.0× and 46.7× in the two quiet runs of 2026-12-05 17:25–18:04, "
+        "43.3× at 18:22. In a run where it is under 40×, the target cannot be met by any "
+        "implementation of `current_identity()`."),
     ("rls", "`set_token` cache hit"): (
         "Measured server side (`pgbench -M prepared`, one client, unix socket) against "
         "`SELECT 1`: after the cache lookup what a hit still pays is `SET LOCAL ROLE` "
