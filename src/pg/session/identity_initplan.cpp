@@ -97,10 +97,10 @@ static SubLink *wrap_in_sublink(FuncExpr *call) {
 extern "C" PGDLLEXPORT Datum dbx_oauth_current_identity_support(PG_FUNCTION_ARGS) {
     Node *request = reinterpret_cast<Node *>(PG_GETARG_POINTER(0));
     if (!IsA(request, SupportRequestSimplify))
-        PG_RETURN_POINTER(nullptr);
+        PG_RETURN_POINTER(static_cast<Node *>(nullptr)); /* typed: 19's PointerGetDatum needs a pointer type */
     auto *simplify = reinterpret_cast<SupportRequestSimplify *>(request);
     if (!rewrite_applies(simplify->root))
-        PG_RETURN_POINTER(nullptr);
+        PG_RETURN_POINTER(static_cast<Node *>(nullptr)); /* typed: 19's PointerGetDatum needs a pointer type */
     /*
      * The planner turns SubLinks into SubPlans after simplifying an
      * expression, but only in a query it knows to have them.
