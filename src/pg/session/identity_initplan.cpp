@@ -37,8 +37,6 @@ extern "C" {
 #include "optimizer/optimizer.h"
 }
 
-#include "pg/common/compat.h"
-
 extern "C" {
 PG_FUNCTION_INFO_V1(dbx_oauth_current_identity_support);
 }
